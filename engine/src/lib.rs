@@ -1,0 +1,1 @@
+//! The frame driver and its hecs integration (in progress; see issue 4).

@@ -1,0 +1,134 @@
+//! Stackless-Python-style microthreads for game loops, on stackful coroutines.
+//!
+//! A [`Tasklet`] is plain sequential code that can block anywhere, even deep inside helper
+//! calls: on a [`Channel`], a timer ([`sleep`], [`be_nice`]) or a synchronisation
+//! primitive. A [`Scheduler`] owns the tasklets of one thread and resumes them in FIFO
+//! order. Channels follow Stackless semantics (unbuffered rendezvous, balance,
+//! preference, close), and so do kill, throw and the watchdog; see `STACKLESS.md`.
+//!
+//! Tasklets run on pooled, guarded stacks: a spawn after warm-up makes no system call,
+//! running out of stacks is an error ([`SpawnError::Stack`]), and a stack overflow hits a
+//! guard page and is reported with the tasklet's name.
+//!
+//! # Examples
+//!
+//! ```
+//! use uthread::{Channel, Scheduler};
+//!
+//! let sched = Scheduler::new();
+//! let ch = Channel::new();
+//! let rx = ch.clone();
+//! let consumer = sched.spawn(move || rx.iter().sum::<u32>()).unwrap();
+//! sched.spawn(move || {
+//!     ch.send_sequence(1..=4).unwrap();
+//!     ch.close_now(); // wakes the consumer: its iteration ends
+//! }).unwrap();
+//! sched.run().unwrap();
+//! assert_eq!(consumer.join().unwrap(), 10);
+//! ```
+#![doc(html_no_source)]
+
+mod channel;
+mod error;
+mod hooks;
+pub mod local;
+mod remote;
+mod scheduler;
+mod shared;
+mod spawn;
+mod sys;
+mod tasklet;
+mod time;
+mod wait;
+
+use std::fmt;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub use channel::{Channel, Iter, Preference};
+pub use error::{
+    ChannelError, FailureKind, RecvError, RunError, SendError, SpawnError, TaskletError,
+    TaskletFailure, Thrown, TryRecvError, TrySendError, WaitError,
+};
+pub use hooks::{
+    ChannelCallback, ChannelEvent, ErrorHandler, ScheduleCallback, SliceHook, SliceInfo,
+};
+pub use scheduler::{
+    Budget, DeadlockReport, RunOutcome, Scheduler, SchedulerBuilder, Watchdog, DEFAULT_STACK_SIZE,
+};
+pub use spawn::{spawn, Builder, JoinError, JoinHandle};
+pub use sys::stack::{StackError, StackPoolStats};
+pub use tasklet::{
+    current, preempt_point, run_count, schedule, schedule_remove, set_atomic, BlockedOn, Tasklet,
+    TaskletState,
+};
+pub use time::{be_nice, now, sleep, sleep_until, ClockKind};
+
+/// The panic payload that unwinds a killed tasklet. A `catch_unwind` inside a tasklet
+/// that catches it should resume the unwind (`std::panic::resume_unwind`); if it does
+/// not, the tasklet is killed again at its next blocking call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskletExit;
+
+/// Identifies a tasklet among the live tasklets of its scheduler.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaskletId(pub(crate) u64);
+
+impl TaskletId {
+    /// The raw value (stable while the tasklet lives; reused slots get new versions).
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Debug for TaskletId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}v{}", self.0 & 0xffff_ffff, self.0 >> 32)
+    }
+}
+
+impl fmt::Display for TaskletId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0 & 0xffff_ffff)
+    }
+}
+
+/// Identifies a channel or synchronisation object (unique in the process).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectId(u64);
+
+impl ObjectId {
+    pub(crate) fn next() -> ObjectId {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        ObjectId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// The raw value.
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for ObjectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// A channel or primitive as named in [`BlockedOn`]: its id and optional name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectRef {
+    /// The object's id.
+    pub id: ObjectId,
+    /// The object's name, if it was given one.
+    pub name: Option<Rc<str>>,
+}
+
+impl fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.name {
+            Some(name) => write!(f, "'{name}' ({})", self.id),
+            None => write!(f, "{}", self.id),
+        }
+    }
+}

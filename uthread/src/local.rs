@@ -1,0 +1,91 @@
+//! Tasklet-local storage: values keyed by type, private to one tasklet, dropped when it
+//! ends.
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+
+use crate::shared::current_shared;
+
+/// One tasklet's local values.
+#[derive(Default)]
+pub(crate) struct Locals {
+    values: HashMap<TypeId, Box<dyn Any>>,
+}
+
+impl std::fmt::Debug for Locals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Locals")
+            .field("len", &self.values.len())
+            .finish()
+    }
+}
+
+/// Stores `value` in the calling tasklet's local storage, returning the previous value of
+/// that type. Returns `Err(value)` when the thread has no scheduler.
+///
+/// # Examples
+///
+/// ```
+/// #[derive(Debug, PartialEq)]
+/// struct Role(&'static str);
+/// let sched = uthread::Scheduler::new();
+/// sched.spawn(|| {
+///     uthread::local::set(Role("miner")).unwrap();
+///     uthread::schedule().unwrap();
+///     assert_eq!(uthread::local::with(|r: &Role| r.0), Some("miner"));
+/// }).unwrap();
+/// sched.spawn(|| assert_eq!(uthread::local::with(|r: &Role| r.0), None)).unwrap();
+/// sched.run().unwrap();
+/// ```
+pub fn set<T: 'static>(value: T) -> Result<Option<T>, T> {
+    let Some(shared) = current_shared() else {
+        return Err(value);
+    };
+    let old = {
+        let mut st = shared.st.borrow_mut();
+        let cur = st.current;
+        let locals = st.tasklets[cur].locals.get_or_insert_with(Locals::default);
+        locals.values.insert(TypeId::of::<T>(), Box::new(value))
+    };
+    Ok(old.and_then(|b| b.downcast::<T>().ok()).map(|b| *b))
+}
+
+/// Removes and returns the calling tasklet's local value of type `T`.
+pub fn take<T: 'static>() -> Option<T> {
+    let shared = current_shared()?;
+    let old = {
+        let mut st = shared.st.borrow_mut();
+        let cur = st.current;
+        st.tasklets[cur]
+            .locals
+            .as_mut()?
+            .values
+            .remove(&TypeId::of::<T>())
+    };
+    old.and_then(|b| b.downcast::<T>().ok()).map(|b| *b)
+}
+
+/// Calls `f` with the calling tasklet's local value of type `T`, if there is one.
+///
+/// The value is taken out for the duration of `f` (so `f` may use any uthread call,
+/// except blocking ones that would let another `with` of the same tasklet see it
+/// missing) and put back afterwards.
+pub fn with<T: 'static, R>(f: impl FnOnce(&T) -> R) -> Option<R> {
+    with_mut(|v: &mut T| f(v))
+}
+
+/// Like [`with`], with mutable access.
+pub fn with_mut<T: 'static, R>(f: impl FnOnce(&mut T) -> R) -> Option<R> {
+    let mut value = take::<T>()?;
+    let r = f(&mut value);
+    // Put it back unless `f` stored a new one meanwhile.
+    let shared = current_shared()?;
+    let mut st = shared.st.borrow_mut();
+    let cur = st.current;
+    let locals = st.tasklets[cur].locals.get_or_insert_with(Locals::default);
+    locals
+        .values
+        .entry(TypeId::of::<T>())
+        .or_insert_with(|| Box::new(value));
+    Some(r)
+}

@@ -1,0 +1,157 @@
+//! The scheduler's one door to other threads: a mutex-protected list of wake-ups that
+//! other threads post (future wakers, remote channel senders), drained by the pump, and
+//! a condition variable that wakes an idle scheduler waiting for them.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::rc::{Rc, Weak};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+use slotmap::KeyData;
+
+use crate::shared::{Key, Shared, Wake};
+use crate::tasklet::TaskletState;
+
+/// A wake-up posted from another thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Notice {
+    /// Wake this tasklet if it is still in the block numbered `seq`.
+    Tasklet { key: u64, seq: u32 },
+    /// Data arrived for a registered local target (a remote receiver).
+    Target(u64),
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    notices: Vec<Notice>,
+}
+
+/// The part other threads hold.
+#[derive(Debug, Default)]
+pub(crate) struct HubInner {
+    queue: Mutex<Queue>,
+    cond: Condvar,
+    /// Remote senders alive: while any is, an idle scheduler with blocked tasklets waits
+    /// for them instead of reporting a deadlock.
+    pub(crate) senders: AtomicUsize,
+}
+
+impl HubInner {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        // A panic while holding this lock cannot leave the queue inconsistent (pushes and
+        // swaps only), so a poisoned lock is still usable.
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Posts a notice and wakes the scheduler if it is waiting.
+    pub(crate) fn post(&self, notice: Notice) {
+        self.lock().notices.push(notice);
+        self.cond.notify_one();
+    }
+}
+
+/// Something local that remote notices can reach (a remote receiver's wait list).
+pub(crate) trait RemoteTarget {
+    /// Data arrived: wake whoever waits for it.
+    fn notified(&self);
+}
+
+/// The scheduler-side hub.
+pub(crate) struct RemoteHub {
+    pub(crate) inner: Arc<HubInner>,
+    targets: std::cell::RefCell<HashMap<u64, Weak<dyn RemoteTarget>>>,
+    next_target: std::cell::Cell<u64>,
+}
+
+impl fmt::Debug for RemoteHub {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteHub")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for RemoteHub {
+    fn default() -> Self {
+        RemoteHub {
+            inner: Arc::new(HubInner::default()),
+            targets: Default::default(),
+            next_target: std::cell::Cell::new(1),
+        }
+    }
+}
+
+impl RemoteHub {
+    /// Registers a local target; notices for the returned id reach it.
+    pub(crate) fn register(&self, target: Weak<dyn RemoteTarget>) -> u64 {
+        let id = self.next_target.get();
+        self.next_target.set(id + 1);
+        self.targets.borrow_mut().insert(id, target);
+        id
+    }
+
+    pub(crate) fn unregister(&self, id: u64) {
+        self.targets.borrow_mut().remove(&id);
+    }
+
+    /// Whether remote senders are alive.
+    pub(crate) fn has_senders(&self) -> bool {
+        self.inner.senders.load(Ordering::Acquire) > 0
+    }
+
+    /// Applies posted notices. Returns true if any arrived.
+    pub(crate) fn drain_into(&self, shared: &Rc<Shared>) -> bool {
+        let notices = std::mem::take(&mut self.inner.lock().notices);
+        if notices.is_empty() {
+            return false;
+        }
+        for notice in notices {
+            match notice {
+                Notice::Tasklet { key, seq } => {
+                    let key = Key::from(KeyData::from_ffi(key));
+                    let mut st = shared.st.borrow_mut();
+                    let valid = st
+                        .tasklets
+                        .get(key)
+                        .is_some_and(|r| r.state == TaskletState::Blocked && r.block_seq == seq);
+                    if valid {
+                        st.wake(key, Wake::Signaled, false);
+                    }
+                }
+                Notice::Target(id) => {
+                    let target = self.targets.borrow().get(&id).and_then(Weak::upgrade);
+                    if let Some(target) = target {
+                        target.notified();
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    /// Blocks the thread until a notice arrives or `timeout` passes.
+    pub(crate) fn wait(&self, timeout: Option<Duration>) {
+        let queue = self.inner.lock();
+        if !queue.notices.is_empty() {
+            return;
+        }
+        match timeout {
+            Some(t) => {
+                let _unused = self
+                    .inner
+                    .cond
+                    .wait_timeout(queue, t)
+                    .unwrap_or_else(|p| p.into_inner());
+            }
+            None => {
+                let _unused = self
+                    .inner
+                    .cond
+                    .wait(queue)
+                    .unwrap_or_else(|p| p.into_inner());
+            }
+        }
+    }
+}

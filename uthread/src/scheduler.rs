@@ -1,0 +1,561 @@
+//! The scheduler: owns the tasklets of one thread, runs them, and tears them down.
+
+use std::fmt;
+use std::rc::Rc;
+use std::time::Duration;
+
+use crate::error::{RunError, SpawnError, TaskletFailure};
+use crate::hooks::{ChannelCallback, ErrorHandler, Hooks, ScheduleCallback, SliceHook};
+use crate::shared::{self, Config, Enter, PumpExit, PumpLimits, Shared, State};
+use crate::spawn::{spawn_in, Builder, JoinHandle};
+use crate::sys::fiber;
+use crate::sys::overflow;
+use crate::sys::stack::StackPoolStats;
+use crate::tasklet::{BlockedOn, TaskletState};
+
+use crate::time::{Clock, ClockKind};
+use crate::Tasklet;
+
+/// Default usable stack size per tasklet.
+pub const DEFAULT_STACK_SIZE: usize = 128 * 1024;
+
+/// How much one run call may do before it returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Budget {
+    /// Until nothing is runnable.
+    Unlimited,
+    /// At most this many slices (resumes). Deterministic.
+    Resumes(u64),
+    /// Until this much wall time has passed; checked before each slice, so the call
+    /// overshoots by at most one slice.
+    Time(Duration),
+}
+
+/// A time limit on slices, with Stackless's hard and soft modes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Watchdog {
+    /// The limit.
+    pub limit: Duration,
+    /// Hard: a tasklet over the limit is interrupted at its next uthread call, taken out
+    /// of the run queue (paused) and handed back. Soft: the run returns after the
+    /// overrunning slice ends, and nothing is removed.
+    pub hard: bool,
+    /// The limit is for the whole run call rather than for each slice.
+    pub total: bool,
+}
+
+impl Watchdog {
+    /// A hard limit on each slice.
+    pub fn per_slice(limit: Duration) -> Watchdog {
+        Watchdog {
+            limit,
+            hard: true,
+            total: false,
+        }
+    }
+
+    /// A hard limit on the whole run call.
+    pub fn total(limit: Duration) -> Watchdog {
+        Watchdog {
+            limit,
+            hard: true,
+            total: true,
+        }
+    }
+
+    /// The same limit in soft mode.
+    pub fn soft(self) -> Watchdog {
+        Watchdog {
+            hard: false,
+            ..self
+        }
+    }
+}
+
+/// How a run call ended (failures come back as [`RunError`]).
+#[derive(Debug)]
+pub enum RunOutcome {
+    /// Nothing is runnable and no tasklet is blocked.
+    Finished,
+    /// Nothing is runnable, tasklets are blocked, and nothing the scheduler owns (timers,
+    /// remote senders, futures) can wake them. Only the main context can still help
+    /// (by sending, say); otherwise this is a deadlock.
+    Deadlock(DeadlockReport),
+    /// Manual clock: nothing is runnable until the clock advances (sleepers or be_nice
+    /// waiters are pending).
+    Idle {
+        /// The earliest timer deadline, if any.
+        next_deadline: Option<Duration>,
+    },
+    /// The budget ran out; queued tasklets keep their places.
+    BudgetSpent,
+    /// The watchdog interrupted a tasklet that overran its slice.
+    Interrupted {
+        /// The tasklet.
+        tasklet: Tasklet,
+        /// Hard mode took it out of the run queue (it is paused); insert or kill it.
+        removed: bool,
+    },
+}
+
+/// The tasklets left blocked when nothing could run.
+#[derive(Clone, Debug, Default)]
+pub struct DeadlockReport {
+    /// Each blocked tasklet and what it waits on.
+    pub blocked: Vec<(Tasklet, BlockedOn)>,
+}
+
+impl fmt::Display for DeadlockReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} tasklet(s) blocked with nothing left to run:",
+            self.blocked.len()
+        )?;
+        for (t, on) in &self.blocked {
+            write!(f, "\n  {t}: {on}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Configures a [`Scheduler`].
+#[derive(Clone, Debug)]
+#[must_use = "call build() to get the scheduler"]
+pub struct SchedulerBuilder {
+    config: Config,
+    clock: ClockKind,
+}
+
+impl Default for SchedulerBuilder {
+    fn default() -> Self {
+        SchedulerBuilder {
+            config: Config {
+                stack_size: DEFAULT_STACK_SIZE,
+                max_idle_stacks: usize::MAX,
+                timing: false,
+            },
+            clock: ClockKind::Real,
+        }
+    }
+}
+
+impl SchedulerBuilder {
+    /// Default stack size for its tasklets (a spawn may override it).
+    pub fn stack_size(mut self, bytes: usize) -> SchedulerBuilder {
+        self.config.stack_size = bytes;
+        self
+    }
+
+    /// Most idle stacks kept per size for reuse (default: all of them).
+    pub fn max_idle_stacks(mut self, count: usize) -> SchedulerBuilder {
+        self.config.max_idle_stacks = count;
+        self
+    }
+
+    /// A manual clock, advanced only by [`Scheduler::advance`] (deterministic).
+    pub fn manual_clock(mut self) -> SchedulerBuilder {
+        self.clock = ClockKind::Manual;
+        self
+    }
+
+    /// Times every slice: per-tasklet run time, the longest slice, and the slice hook.
+    /// Costs one clock read per slice.
+    pub fn timing(mut self, on: bool) -> SchedulerBuilder {
+        self.config.timing = on;
+        self
+    }
+
+    /// Builds the scheduler. The first one made on a thread becomes the thread's default
+    /// for calls from the main context.
+    pub fn build(self) -> Scheduler {
+        overflow::install();
+        let shared = Rc::new(Shared {
+            st: std::cell::RefCell::new(State::new(self.config, Clock::new(self.clock))),
+            hooks: std::cell::RefCell::new(Hooks::default()),
+            remote: Default::default(),
+        });
+        shared::install_default(&shared);
+        Scheduler { shared }
+    }
+}
+
+/// Owns the tasklets of one thread and runs them. `!Send`: it and its tasklets stay on
+/// the thread that made it. Dropping it kills (unwinds) every tasklet left.
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>() {}
+/// assert_send::<uthread::Scheduler>();
+/// ```
+///
+/// # Examples
+///
+/// ```
+/// let sched = uthread::Scheduler::new();
+/// let ch = uthread::Channel::new();
+/// let (tx, rx) = (ch.clone(), ch.clone());
+/// sched.spawn(move || tx.send("ping").unwrap()).unwrap();
+/// let pong = sched.spawn(move || rx.receive().unwrap()).unwrap();
+/// sched.run().unwrap();
+/// assert_eq!(pong.join().unwrap(), "ping");
+/// ```
+pub struct Scheduler {
+    shared: Rc<Shared>,
+}
+
+impl fmt::Debug for Scheduler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.shared.st.borrow();
+        f.debug_struct("Scheduler")
+            .field("alive", &st.alive)
+            .field("scheduled", &st.scheduled)
+            .field("clock", &st.clock.kind())
+            .field("now", &st.clock.now())
+            .finish()
+    }
+}
+
+impl Default for Scheduler {
+    fn default() -> Self {
+        Scheduler::new()
+    }
+}
+
+impl Scheduler {
+    /// A scheduler with a real clock and default settings.
+    pub fn new() -> Scheduler {
+        Scheduler::builder().build()
+    }
+
+    /// Configures a scheduler.
+    pub fn builder() -> SchedulerBuilder {
+        SchedulerBuilder::default()
+    }
+
+    pub(crate) fn shared(&self) -> &Rc<Shared> {
+        &self.shared
+    }
+
+    /// Spawns `f` as a tasklet, scheduled at once.
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError::Stack`] when no stack can be had; it says which limit was hit.
+    pub fn spawn<F, T>(&self, f: F) -> Result<JoinHandle<T>, SpawnError>
+    where
+        F: FnOnce() -> T + 'static,
+        T: 'static,
+    {
+        spawn_in(&self.shared, Builder::new(), f)
+    }
+
+    /// Runs tasklets until nothing is runnable. With a real clock it also waits for
+    /// sleepers and starts a new tick (waking be_nice waiters) whenever the queue
+    /// empties, so it returns only when every tasklet has ended or is stuck.
+    ///
+    /// # Errors
+    ///
+    /// [`RunError::Failed`] when a tasklet fails and no error handler is set (the others
+    /// stay queued); [`RunError::Nested`] when called from inside a tasklet.
+    pub fn run(&self) -> Result<RunOutcome, RunError> {
+        self.run_with(PumpLimits {
+            until_main: false,
+            budget: Budget::Unlimited,
+            per_slice: false,
+            hard: false,
+        })
+    }
+
+    /// Runs until nothing is runnable or `budget` is spent. No slice starts after the
+    /// budget is spent; tasklets left queued keep their order for the next call.
+    ///
+    /// # Errors
+    ///
+    /// As [`Scheduler::run`].
+    pub fn run_for(&self, budget: Budget) -> Result<RunOutcome, RunError> {
+        self.run_with(PumpLimits {
+            until_main: false,
+            budget,
+            per_slice: false,
+            hard: false,
+        })
+    }
+
+    /// Runs under a watchdog (Stackless `run(timeout)`): see [`Watchdog`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Scheduler::run`].
+    pub fn run_watchdog(&self, watchdog: Watchdog) -> Result<RunOutcome, RunError> {
+        self.run_with(PumpLimits {
+            until_main: false,
+            budget: Budget::Time(watchdog.limit),
+            per_slice: !watchdog.total,
+            hard: watchdog.hard,
+        })
+    }
+
+    fn run_with(&self, limits: PumpLimits) -> Result<RunOutcome, RunError> {
+        if fiber::in_fiber() || self.shared.st.borrow().pumping {
+            return Err(RunError::Nested);
+        }
+        if let Some(failure) = self.shared.st.borrow_mut().failures.pop_front() {
+            return Err(RunError::Failed(failure));
+        }
+        let exit = self.shared.pump(limits);
+        let handle = |key| Tasklet::from_parts(Rc::downgrade(&self.shared), key);
+        Ok(match exit {
+            PumpExit::MainResumed | PumpExit::Drained => {
+                let blocked = self.shared.st.borrow().blocked_list();
+                if blocked.is_empty() {
+                    RunOutcome::Finished
+                } else {
+                    RunOutcome::Deadlock(DeadlockReport {
+                        blocked: blocked
+                            .into_iter()
+                            .map(|(k, _, on)| (handle(k), on))
+                            .collect(),
+                    })
+                }
+            }
+            PumpExit::WaitingForTick => RunOutcome::Idle {
+                next_deadline: self.shared.st.borrow().timers.next_deadline(),
+            },
+            PumpExit::BudgetSpent => RunOutcome::BudgetSpent,
+            PumpExit::Interrupted { key, removed } => RunOutcome::Interrupted {
+                tasklet: handle(key),
+                removed,
+            },
+            PumpExit::Failed(failure) => return Err(RunError::Failed(failure)),
+        })
+    }
+
+    /// Starts a new tick without moving a manual clock: wakes due timers, then the
+    /// be_nice waiters of the previous tick. (A real clock reads the time.)
+    pub fn tick(&self) {
+        let mut st = self.shared.st.borrow_mut();
+        st.expire_timers();
+        st.wake_nice();
+        st.compact_timers();
+    }
+
+    /// Moves a manual clock forward by `dt` and starts a new tick (see
+    /// [`Scheduler::tick`]). On a real clock `dt` is ignored.
+    pub fn advance(&self, dt: Duration) {
+        self.shared.st.borrow_mut().clock.advance(dt);
+        self.tick();
+    }
+
+    /// Game time since the clock started.
+    pub fn now(&self) -> Duration {
+        self.shared.st.borrow().clock.now()
+    }
+
+    /// Which clock this scheduler follows.
+    pub fn clock(&self) -> ClockKind {
+        self.shared.st.borrow().clock.kind()
+    }
+
+    /// Tasklets alive (the main context not counted).
+    pub fn alive_count(&self) -> usize {
+        self.shared.st.borrow().alive
+    }
+
+    /// Tasklets in the run queue.
+    pub fn scheduled_count(&self) -> usize {
+        self.shared.st.borrow().scheduled
+    }
+
+    /// Tasklets blocked (on anything: channels, timers, primitives).
+    pub fn blocked_count(&self) -> usize {
+        let st = self.shared.st.borrow();
+        st.tasklets
+            .values()
+            .filter(|r| r.state == TaskletState::Blocked)
+            .count()
+    }
+
+    /// Timers that may still fire (sleepers and timed waits).
+    pub fn timer_count(&self) -> usize {
+        self.shared.st.borrow().timers.live()
+    }
+
+    /// Tasklets waiting for the next tick in `be_nice`.
+    pub fn nice_count(&self) -> usize {
+        self.shared.st.borrow().nice.len()
+    }
+
+    /// The main context's handle.
+    pub fn main(&self) -> Tasklet {
+        let key = self.shared.st.borrow().main;
+        Tasklet::from_parts(Rc::downgrade(&self.shared), key)
+    }
+
+    /// The handle of the tasklet with this id, if it is alive here.
+    pub fn tasklet(&self, id: crate::TaskletId) -> Option<Tasklet> {
+        let key = shared::Key::from(slotmap::KeyData::from_ffi(id.0));
+        self.shared
+            .st
+            .borrow()
+            .tasklets
+            .contains_key(key)
+            .then(|| Tasklet::from_parts(Rc::downgrade(&self.shared), key))
+    }
+
+    /// Every live tasklet (the main context excluded).
+    pub fn tasklets(&self) -> Vec<Tasklet> {
+        let st = self.shared.st.borrow();
+        st.tasklets
+            .keys()
+            .filter(|k| *k != st.main)
+            .map(|k| Tasklet::from_parts(Rc::downgrade(&self.shared), k))
+            .collect()
+    }
+
+    /// Resumes made by the last (or current) run call.
+    pub fn last_run_resumes(&self) -> u64 {
+        self.shared.st.borrow().pump.resumes
+    }
+
+    /// The longest slice of the last run call and whose it was (with timing on).
+    pub fn last_run_longest_slice(&self) -> Option<(Tasklet, Duration)> {
+        let longest = self.shared.st.borrow().pump.longest;
+        longest.map(|(k, d)| (Tasklet::from_parts(Rc::downgrade(&self.shared), k), d))
+    }
+
+    /// Sends failures (panics, uncaught errors) to `handler` instead of returning them
+    /// from `run`.
+    pub fn set_error_handler(&self, handler: impl FnMut(TaskletFailure) + 'static) {
+        self.shared.hooks.borrow_mut().error_handler = Some(Box::new(handler) as ErrorHandler);
+    }
+
+    /// Removes the error handler.
+    pub fn clear_error_handler(&self) {
+        self.shared.hooks.borrow_mut().error_handler = None;
+    }
+
+    /// Failures not yet reported (kept while the main context was blocked).
+    pub fn take_failures(&self) -> Vec<TaskletFailure> {
+        self.shared.st.borrow_mut().failures.drain(..).collect()
+    }
+
+    /// Sets (or with `None` clears) the schedule callback, called on every switch.
+    pub fn set_schedule_callback(&self, cb: Option<ScheduleCallback>) {
+        self.shared.hooks.borrow_mut().schedule = cb;
+    }
+
+    /// Sets (or clears) the channel callback, called on every channel operation.
+    pub fn set_channel_callback(&self, cb: Option<ChannelCallback>) {
+        self.shared.hooks.borrow_mut().channel = cb;
+    }
+
+    /// Sets (or clears) the slice hook, called after every slice when timing is on.
+    pub fn set_slice_hook(&self, hook: Option<SliceHook>) {
+        self.shared.hooks.borrow_mut().slice = hook;
+    }
+
+    /// Turns slice timing on or off (see [`SchedulerBuilder::timing`]).
+    pub fn set_timing(&self, on: bool) {
+        self.shared.st.borrow_mut().config.timing = on;
+    }
+
+    /// Counters of the stack pool.
+    pub fn stack_stats(&self) -> StackPoolStats {
+        self.shared.st.borrow().pool.stats()
+    }
+
+    /// Maps `count` stacks of the default size now, so the next `count` spawns make no
+    /// system call.
+    ///
+    /// # Errors
+    ///
+    /// The stack error that stopped it (the stacks mapped before it stay in the pool).
+    pub fn reserve_stacks(&self, count: usize) -> Result<(), crate::StackError> {
+        let mut st = self.shared.st.borrow_mut();
+        let size = st.config.stack_size;
+        st.pool.reserve(size, count)
+    }
+
+    /// Unmaps every idle stack in the pool.
+    pub fn trim_stacks(&self) {
+        self.shared.st.borrow_mut().pool.trim();
+    }
+
+    /// Runs `f` with this scheduler as the thread's current one (for calls from the main
+    /// context when several schedulers share a thread).
+    pub fn enter<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _enter = Enter::new(&self.shared);
+        f()
+    }
+
+    /// Kills every tasklet (unwinding each), as dropping the scheduler does.
+    pub fn kill_all(&self) {
+        teardown(&self.shared);
+    }
+}
+
+/// Kills every tasklet, a few rounds in case destructors spawn more; whatever survives
+/// is abandoned (its stack is leaked rather than unwound blindly).
+fn teardown(shared: &Rc<Shared>) {
+    if fiber::in_fiber() || shared.st.borrow().pumping {
+        shared.st.borrow_mut().closing = true;
+        return;
+    }
+    let handler = shared.hooks.borrow_mut().error_handler.take();
+    for _round in 0..8 {
+        let keys: Vec<_> = {
+            let st = shared.st.borrow();
+            st.tasklets.keys().filter(|k| *k != st.main).collect()
+        };
+        if keys.is_empty() {
+            break;
+        }
+        for key in keys {
+            let t = Tasklet::from_parts(Rc::downgrade(shared), key);
+            let _ = t.kill_pending();
+        }
+        // Failures during teardown (a destructor panicking) are dropped: there is nobody
+        // left to report them to but stderr, where the panic hook already wrote them.
+        loop {
+            match shared.pump(PumpLimits {
+                until_main: false,
+                budget: Budget::Unlimited,
+                per_slice: false,
+                hard: false,
+            }) {
+                PumpExit::Failed(_) => continue,
+                _ => break,
+            }
+        }
+        shared.st.borrow_mut().failures.clear();
+    }
+    // Anything still alive refused to die (caught the kill and blocked forever).
+    let leftovers: Vec<_> = {
+        let mut st = shared.st.borrow_mut();
+        let main = st.main;
+        let keys: Vec<_> = st.tasklets.keys().filter(|k| *k != main).collect();
+        keys.into_iter()
+            .filter_map(|k| st.tasklets.remove(k))
+            .collect()
+    };
+    shared.st.borrow_mut().alive = 0;
+    for mut rec in leftovers {
+        if let Some(fiber) = rec.fiber.take() {
+            std::mem::forget(fiber);
+        }
+    }
+    let mut hooks = shared.hooks.borrow_mut();
+    if hooks.error_handler.is_none() {
+        hooks.error_handler = handler;
+    }
+}
+
+impl Drop for Scheduler {
+    fn drop(&mut self) {
+        teardown(&self.shared);
+        let garbage = std::mem::take(&mut self.shared.st.borrow_mut().garbage);
+        drop(garbage);
+        self.shared.st.borrow_mut().closing = true;
+        shared::uninstall(&self.shared);
+    }
+}

@@ -1,0 +1,8 @@
+//! The only place with `unsafe` code: stacks, the coroutine wrapper and the overflow handler.
+//!
+//! Everything above this module is safe Rust. Each submodule opts in to `unsafe_code`
+//! with a reason, and every `unsafe` block carries a `// SAFETY:` comment.
+
+pub(crate) mod fiber;
+pub(crate) mod overflow;
+pub(crate) mod stack;

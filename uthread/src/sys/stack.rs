@@ -1,0 +1,380 @@
+//! Guarded, mmap'd tasklet stacks and the pool that recycles them.
+//!
+//! Each stack is one anonymous mapping: a `PROT_NONE` guard page at the bottom and the
+//! usable stack above it. That costs the kernel two memory mappings per stack, which is
+//! what limits how many can be live at once (`vm.max_map_count`). Stacks are never
+//! unmapped while the pool lives: a dead tasklet's stack goes back to the pool and the
+//! next spawn of the same size takes it without a system call.
+#![allow(
+    unsafe_code,
+    reason = "mmap, mprotect and munmap, and corosensei's `Stack` trait"
+)]
+
+use std::fmt;
+use std::io;
+use std::mem::ManuallyDrop;
+use std::num::NonZeroUsize;
+
+use corosensei::stack::valgrind::ValgrindStackRegistration;
+use corosensei::stack::{Stack, StackPointer};
+
+/// Smallest usable stack we hand out (below this even a panic message does not fit).
+pub(crate) const MIN_STACK_SIZE: usize = 16 * 1024;
+
+/// The system page size, read once.
+pub(crate) fn page_size() -> usize {
+    use std::sync::OnceLock;
+    static PAGE: OnceLock<usize> = OnceLock::new();
+    *PAGE.get_or_init(|| {
+        // SAFETY: sysconf has no preconditions; _SC_PAGESIZE is a valid name.
+        let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        if size > 0 {
+            size as usize
+        } else {
+            4096
+        }
+    })
+}
+
+/// Rounds a requested stack size up to whole pages, with the minimum applied.
+pub(crate) fn round_stack_size(size: usize) -> usize {
+    let page = page_size();
+    let size = size.max(MIN_STACK_SIZE);
+    size.div_ceil(page).saturating_mul(page)
+}
+
+/// Why a stack could not be had.
+#[derive(Debug)]
+pub enum StackError {
+    /// The kernel's limit on memory mappings per process (`vm.max_map_count`) was reached.
+    /// Every guarded stack costs two mappings.
+    MappingLimit {
+        /// The limit, read from `/proc/sys/vm/max_map_count`.
+        max_map_count: usize,
+        /// Mappings the process held when the allocation failed.
+        mappings: usize,
+    },
+    /// The kernel refused the memory itself (address space or commit limit).
+    OutOfMemory {
+        /// The usable size that was requested, in bytes.
+        size: usize,
+    },
+    /// Some other operating-system error.
+    Os(io::Error),
+}
+
+impl fmt::Display for StackError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StackError::MappingLimit {
+                max_map_count,
+                mappings,
+            } => write!(
+                f,
+                "no stack: the kernel's mapping limit is reached ({mappings} of vm.max_map_count = \
+                 {max_map_count}; each guarded stack uses 2)"
+            ),
+            StackError::OutOfMemory { size } => {
+                write!(f, "no stack: out of memory allocating {size} bytes")
+            }
+            StackError::Os(err) => write!(f, "no stack: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for StackError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StackError::Os(err) => Some(err),
+            _ => None,
+        }
+    }
+}
+
+/// Reads the mapping limit and the current mapping count (only on the error path).
+fn diagnose_enomem(size: usize) -> StackError {
+    let max = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok());
+    let mappings = std::fs::read_to_string("/proc/self/maps")
+        .ok()
+        .map(|s| s.lines().count());
+    match (max, mappings) {
+        // Within a few mappings of the limit: that is what failed (the allocator and
+        // other threads may hold the last few).
+        (Some(max_map_count), Some(mappings)) if mappings + 16 >= max_map_count => {
+            StackError::MappingLimit {
+                max_map_count,
+                mappings,
+            }
+        }
+        _ => StackError::OutOfMemory { size },
+    }
+}
+
+/// Bytes reserved at the top of every stack for its [`StackHeader`].
+const HEADER_SPACE: usize = 256;
+
+/// Longest tasklet name kept in a stack header (for the overflow report).
+pub(crate) const HEADER_NAME_LEN: usize = 192;
+
+/// Who owns a stack right now, written at the top of the stack mapping itself so that the
+/// SIGSEGV handler can name an overflowing tasklet without allocating or locking.
+#[repr(C)]
+pub(crate) struct StackHeader {
+    /// Lowest address of the guard page.
+    pub(crate) guard_lo: usize,
+    /// One past the highest address of the guard page.
+    pub(crate) guard_hi: usize,
+    /// Usable stack bytes.
+    pub(crate) usable: usize,
+    /// The owning tasklet's id (as shown in `Debug`).
+    pub(crate) tasklet_id: u64,
+    /// Bytes of `name` in use.
+    pub(crate) name_len: usize,
+    /// The owning tasklet's name, truncated.
+    pub(crate) name: [u8; HEADER_NAME_LEN],
+}
+
+const _: () = assert!(std::mem::size_of::<StackHeader>() <= HEADER_SPACE);
+
+/// One mmap'd stack with a guard page below it.
+pub(crate) struct GuardedStack {
+    /// Highest address (the stack grows down from here).
+    base: StackPointer,
+    /// Length of the whole mapping, guard page included.
+    mmap_len: usize,
+    /// Tells valgrind this region is a stack; deregisters on drop.
+    valgrind: ManuallyDrop<ValgrindStackRegistration>,
+}
+
+impl GuardedStack {
+    /// Maps a new stack with `size` usable bytes (already rounded to pages).
+    pub(crate) fn new(size: usize) -> Result<GuardedStack, StackError> {
+        let page = page_size();
+        let mmap_len = size
+            .checked_add(page)
+            .ok_or(StackError::OutOfMemory { size })?;
+        // SAFETY: a fresh anonymous private mapping at an address the kernel picks; no
+        // existing memory is affected. MAP_NORESERVE: untouched stack pages cost nothing.
+        let addr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                mmap_len,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if addr == libc::MAP_FAILED {
+            let err = io::Error::last_os_error();
+            return Err(if err.raw_os_error() == Some(libc::ENOMEM) {
+                diagnose_enomem(size)
+            } else {
+                StackError::Os(err)
+            });
+        }
+        let base = NonZeroUsize::new(addr as usize + mmap_len - HEADER_SPACE)
+            .ok_or(StackError::OutOfMemory { size })?;
+        // Build the value first so that an mprotect failure unmaps it in Drop.
+        let stack = GuardedStack {
+            base,
+            mmap_len,
+            valgrind: ManuallyDrop::new(ValgrindStackRegistration::new(addr.cast(), mmap_len)),
+        };
+        // SAFETY: the range [addr + page, addr + mmap_len) lies inside the mapping we just
+        // made and own; making it read-write leaves the lowest page as the guard.
+        let rc = unsafe {
+            libc::mprotect(
+                addr.cast::<u8>().add(page).cast(),
+                size,
+                libc::PROT_READ | libc::PROT_WRITE,
+            )
+        };
+        if rc != 0 {
+            let err = io::Error::last_os_error();
+            // Splitting the mapping in two is what hits vm.max_map_count.
+            return Err(if err.raw_os_error() == Some(libc::ENOMEM) {
+                diagnose_enomem(size)
+            } else {
+                StackError::Os(err)
+            });
+        }
+        let (guard_lo, guard_hi) = stack.guard_range();
+        // SAFETY: the header area is the top HEADER_SPACE bytes of the read-write part of
+        // our own mapping, page-aligned plus a multiple of 16, so suitably aligned; no
+        // coroutine uses it (corosensei's stack starts below it, at `base`).
+        unsafe {
+            stack.header_ptr().write(StackHeader {
+                guard_lo,
+                guard_hi,
+                usable: size,
+                tasklet_id: 0,
+                name_len: 0,
+                name: [0; HEADER_NAME_LEN],
+            })
+        };
+        Ok(stack)
+    }
+
+    /// Usable bytes (the guard page excluded).
+    pub(crate) fn usable_size(&self) -> usize {
+        self.mmap_len - page_size()
+    }
+
+    /// The guard page's address range, `[lo, hi)`.
+    pub(crate) fn guard_range(&self) -> (usize, usize) {
+        let lo = self.base.get() + HEADER_SPACE - self.mmap_len;
+        (lo, lo + page_size())
+    }
+
+    /// Where this stack's header lives (just above the coroutine's stack base).
+    pub(crate) fn header_ptr(&self) -> *mut StackHeader {
+        self.base.get() as *mut StackHeader
+    }
+
+    /// Records which tasklet owns the stack, for the overflow report.
+    pub(crate) fn set_owner(&mut self, tasklet_id: u64, name: &str) {
+        let bytes = name.as_bytes();
+        let len = bytes.len().min(HEADER_NAME_LEN);
+        // SAFETY: the header was initialised in `new`; `&mut self` means no coroutine is
+        // running on this stack (it is being prepared for a spawn), so nothing else reads
+        // or writes the header now.
+        let header = unsafe { &mut *self.header_ptr() };
+        header.tasklet_id = tasklet_id;
+        header.name[..len].copy_from_slice(&bytes[..len]);
+        header.name_len = len;
+    }
+}
+
+impl Drop for GuardedStack {
+    fn drop(&mut self) {
+        // SAFETY: deregistering exactly once, before the memory goes away.
+        unsafe { ManuallyDrop::drop(&mut self.valgrind) };
+        let addr = self.base.get() + HEADER_SPACE - self.mmap_len;
+        // SAFETY: [addr, addr + mmap_len) is exactly the mapping made in `new`, owned by
+        // this value alone; no coroutine runs on it any more (the pool only drops stacks
+        // that have been handed back by finished coroutines).
+        let rc = unsafe { libc::munmap(addr as *mut libc::c_void, self.mmap_len) };
+        debug_assert_eq!(rc, 0, "munmap of a tasklet stack failed");
+    }
+}
+
+// SAFETY: `base` is the top of the mapping minus HEADER_SPACE (a multiple of 16), so it is
+// 16-byte aligned; below it lie at least MIN_STACK_SIZE - HEADER_SPACE usable bytes (well
+// over corosensei's 4096 minimum), and `limit` is the mapping's start, guard page included.
+unsafe impl Stack for GuardedStack {
+    #[inline]
+    fn base(&self) -> StackPointer {
+        self.base
+    }
+
+    #[inline]
+    fn limit(&self) -> StackPointer {
+        // The mapping starts at a page boundary, which is never address zero.
+        NonZeroUsize::new(self.base.get() + HEADER_SPACE - self.mmap_len).unwrap_or(self.base)
+    }
+}
+
+impl fmt::Debug for GuardedStack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GuardedStack")
+            .field("base", &format_args!("{:#x}", self.base.get()))
+            .field("usable", &self.usable_size())
+            .finish()
+    }
+}
+
+/// Counters a pool keeps, for stats and leak checks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StackPoolStats {
+    /// Stacks currently lent to live tasklets.
+    pub in_use: usize,
+    /// Stacks waiting in the pool for the next spawn.
+    pub idle: usize,
+    /// Stacks mapped since the pool was made (each a system call).
+    pub mapped: u64,
+    /// Spawns served from the pool without a system call.
+    pub reused: u64,
+}
+
+/// Recycles guarded stacks by size.
+#[derive(Debug)]
+pub(crate) struct StackPool {
+    /// Idle stacks, grouped by usable size. Usually one or two sizes are in use.
+    idle: Vec<(usize, Vec<GuardedStack>)>,
+    /// Most idle stacks kept per size; beyond this, returned stacks are unmapped.
+    max_idle_per_size: usize,
+    stats: StackPoolStats,
+}
+
+impl StackPool {
+    pub(crate) fn new(max_idle_per_size: usize) -> StackPool {
+        StackPool {
+            idle: Vec::new(),
+            max_idle_per_size,
+            stats: StackPoolStats::default(),
+        }
+    }
+
+    /// A stack of `size` usable bytes (rounded up to pages), from the pool if one is idle.
+    pub(crate) fn take(&mut self, size: usize) -> Result<GuardedStack, StackError> {
+        let size = round_stack_size(size);
+        if let Some((_, list)) = self.idle.iter_mut().find(|(s, _)| *s == size) {
+            if let Some(stack) = list.pop() {
+                self.stats.idle -= 1;
+                self.stats.in_use += 1;
+                self.stats.reused += 1;
+                return Ok(stack);
+            }
+        }
+        let stack = GuardedStack::new(size)?;
+        self.stats.mapped += 1;
+        self.stats.in_use += 1;
+        Ok(stack)
+    }
+
+    /// Returns a stack whose coroutine has finished.
+    pub(crate) fn give(&mut self, stack: GuardedStack) {
+        self.stats.in_use -= 1;
+        let size = stack.usable_size();
+        let list = match self.idle.iter().position(|(s, _)| *s == size) {
+            Some(i) => &mut self.idle[i].1,
+            None => {
+                self.idle.push((size, Vec::new()));
+                &mut self.idle.last_mut().expect("just pushed").1
+            }
+        };
+        if list.len() < self.max_idle_per_size {
+            list.push(stack);
+            self.stats.idle += 1;
+        }
+    }
+
+    /// Maps stacks ahead of time so that the first `count` spawns make no system call.
+    pub(crate) fn reserve(&mut self, size: usize, count: usize) -> Result<(), StackError> {
+        let size = round_stack_size(size);
+        let mut fresh = Vec::with_capacity(count);
+        for _ in 0..count {
+            fresh.push(GuardedStack::new(size)?);
+            self.stats.mapped += 1;
+        }
+        self.stats.idle += fresh.len();
+        match self.idle.iter_mut().find(|(s, _)| *s == size) {
+            Some((_, list)) => list.extend(fresh),
+            None => self.idle.push((size, fresh)),
+        }
+        Ok(())
+    }
+
+    /// Unmaps every idle stack.
+    pub(crate) fn trim(&mut self) {
+        self.idle.clear();
+        self.stats.idle = 0;
+    }
+
+    pub(crate) fn stats(&self) -> StackPoolStats {
+        self.stats
+    }
+}

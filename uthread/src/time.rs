@@ -1,0 +1,226 @@
+//! Time: the scheduler's clock, the timer heap, `sleep`, `sleep_until` and `be_nice`.
+//!
+//! Game time is a [`Duration`] since the scheduler's clock started. A manual clock only
+//! moves when its owner calls [`Scheduler::advance`](crate::Scheduler::advance) (the frame
+//! driver, a test); a real clock follows `Instant::now()`. Sleepers sit in a binary heap
+//! ordered by deadline, so a tick looks only at the timers that are due: a million
+//! sleepers cost nothing until they wake.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::time::{Duration, Instant};
+
+use crate::error::WaitError;
+use crate::shared::{current_shared, Key, Waits, Wake};
+use crate::tasklet::BlockedOn;
+use crate::wait::{interrupted, pending_interrupt};
+
+/// Which clock a scheduler follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClockKind {
+    /// Monotonic wall time (`Instant::now()`); for standalone use.
+    Real,
+    /// Advanced only by [`Scheduler::advance`](crate::Scheduler::advance): deterministic,
+    /// for frame drivers and tests.
+    Manual,
+}
+
+/// The scheduler's clock.
+#[derive(Debug)]
+pub(crate) struct Clock {
+    kind: ClockKind,
+    epoch: Instant,
+    manual: Duration,
+}
+
+impl Clock {
+    pub(crate) fn new(kind: ClockKind) -> Clock {
+        Clock {
+            kind,
+            epoch: Instant::now(),
+            manual: Duration::ZERO,
+        }
+    }
+
+    pub(crate) fn is_manual(&self) -> bool {
+        self.kind == ClockKind::Manual
+    }
+
+    pub(crate) fn kind(&self) -> ClockKind {
+        self.kind
+    }
+
+    /// Time since the clock started.
+    pub(crate) fn now(&self) -> Duration {
+        match self.kind {
+            ClockKind::Real => self.epoch.elapsed(),
+            ClockKind::Manual => self.manual,
+        }
+    }
+
+    /// Moves a manual clock forward (a real clock ignores this).
+    pub(crate) fn advance(&mut self, dt: Duration) {
+        if self.kind == ClockKind::Manual {
+            self.manual = self.manual.saturating_add(dt);
+        }
+    }
+}
+
+/// Pending timers. Entries of tasklets woken early stay in the heap until they come up
+/// (or the heap is compacted), and are skipped by their `block_seq`.
+#[derive(Debug, Default)]
+pub(crate) struct Timers {
+    heap: BinaryHeap<Reverse<(Duration, u64, Key, u32)>>,
+    /// Tie-breaker: timers with equal deadlines fire in the order they were set.
+    counter: u64,
+    /// Entries known to be stale.
+    stale: usize,
+}
+
+impl Timers {
+    pub(crate) fn push(&mut self, deadline: Duration, key: Key, seq: u32) {
+        self.counter += 1;
+        self.heap.push(Reverse((deadline, self.counter, key, seq)));
+    }
+
+    /// An armed timer's tasklet was woken some other way.
+    pub(crate) fn note_stale(&mut self) {
+        self.stale += 1;
+    }
+
+    /// Timers that may still fire.
+    pub(crate) fn live(&self) -> usize {
+        self.heap.len().saturating_sub(self.stale)
+    }
+
+    pub(crate) fn next_deadline(&self) -> Option<Duration> {
+        self.heap.peek().map(|Reverse((d, ..))| *d)
+    }
+
+    /// The next entry due at `now`. The caller checks it is still valid; an invalid one
+    /// was stale, and is accounted for here.
+    pub(crate) fn pop_due(&mut self, now: Duration) -> Option<(Key, u32)> {
+        match self.heap.peek() {
+            Some(Reverse((deadline, ..))) if *deadline <= now => {
+                let Reverse((_, _, key, seq)) = self.heap.pop()?;
+                Some((key, seq))
+            }
+            _ => None,
+        }
+    }
+
+    /// Called when a popped entry turned out stale.
+    pub(crate) fn popped_stale(&mut self) {
+        self.stale = self.stale.saturating_sub(1);
+    }
+
+    /// Rebuilds the heap without stale entries when they dominate it.
+    pub(crate) fn compact_if_needed(&mut self, is_live: impl Fn(Key, u32) -> bool) {
+        if self.heap.len() > 1024 && self.stale > self.heap.len() / 2 {
+            let entries = std::mem::take(&mut self.heap).into_vec();
+            self.heap = entries
+                .into_iter()
+                .filter(|Reverse((_, _, key, seq))| is_live(*key, *seq))
+                .collect();
+            self.stale = 0;
+        }
+    }
+}
+
+/// The current game time of the thread's scheduler (zero without one).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// let sched = uthread::Scheduler::builder().manual_clock().build();
+/// sched.advance(Duration::from_millis(16));
+/// assert_eq!(uthread::now(), Duration::from_millis(16));
+/// ```
+pub fn now() -> Duration {
+    current_shared().map_or(Duration::ZERO, |s| s.st.borrow().clock.now())
+}
+
+/// Blocks the caller until the clock has advanced by `d`. A zero duration waits for the
+/// next tick.
+///
+/// # Errors
+///
+/// [`WaitError::Thrown`] if an error is thrown in while sleeping, [`WaitError::Deadlock`]
+/// if the main context sleeps on a manual clock that nobody can advance.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// let sched = uthread::Scheduler::new();
+/// sched.spawn(|| {
+///     uthread::sleep(Duration::from_millis(1)).unwrap();
+/// }).unwrap();
+/// sched.run().unwrap();
+/// assert!(uthread::now() >= Duration::from_millis(1));
+/// ```
+pub fn sleep(d: Duration) -> Result<(), WaitError> {
+    let shared = current_shared().ok_or(WaitError::NoScheduler)?;
+    let until = shared.st.borrow().clock.now().saturating_add(d);
+    if d.is_zero() {
+        return be_nice();
+    }
+    sleep_until(until)
+}
+
+/// Blocks the caller until the clock reads `deadline` (game time since the clock started).
+/// A deadline already past returns at once.
+///
+/// # Errors
+///
+/// As [`sleep`].
+pub fn sleep_until(deadline: Duration) -> Result<(), WaitError> {
+    let shared = current_shared().ok_or(WaitError::NoScheduler)?;
+    {
+        let mut st = shared.st.borrow_mut();
+        if st.clock.now() >= deadline {
+            return Ok(());
+        }
+    }
+    if let Some(wake) = pending_interrupt(&shared) {
+        return Err(interrupted(wake));
+    }
+    {
+        let mut st = shared.st.borrow_mut();
+        let (key, seq) = st.block_current(BlockedOn::Sleep { until: deadline }, Waits::None);
+        st.arm_timer(key, seq, deadline);
+    }
+    match shared.switch_out() {
+        Wake::Timer | Wake::Signaled => Ok(()),
+        other => Err(interrupted(other)),
+    }
+}
+
+/// Yields until the next tick (BeNice): the caller runs again in the next frame, after
+/// every tasklet that was already runnable. Calling it again in that wake-up waits for the
+/// tick after. Use it in long loops so they share the frame.
+///
+/// # Errors
+///
+/// As [`sleep`].
+pub fn be_nice() -> Result<(), WaitError> {
+    let shared = current_shared().ok_or(WaitError::NoScheduler)?;
+    if let Some(wake) = pending_interrupt(&shared) {
+        return Err(interrupted(wake));
+    }
+    {
+        let mut st = shared.st.borrow_mut();
+        let (key, seq) = st.block_current(BlockedOn::NextTick, Waits::None);
+        st.nice.push((key, seq));
+    }
+    match shared.switch_out() {
+        Wake::Timer | Wake::Signaled => Ok(()),
+        other => Err(interrupted(other)),
+    }
+}
+
+/// The deadline `timeout` from now on the current scheduler's clock.
+pub(crate) fn deadline_in(timeout: Duration) -> Duration {
+    now().saturating_add(timeout)
+}

@@ -1,0 +1,272 @@
+//! Wait lists: the FIFO queues of blocked tasklets that every primitive is built on.
+//!
+//! A blocked tasklet's wait entry, and any value it is handing over, lives in the
+//! primitive's `WaitList` on the heap, never on the tasklet's stack. The tasklet's record
+//! keeps a [`WaitRef`] back to each entry so that kill, throw and timeouts can take it off
+//! the list at once (a channel's balance is always exact). Whatever happens, the woken
+//! tasklet collects its own entry with [`WaitList::take`] when it runs again, which is
+//! where a send that failed gets its value back.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::rc::Rc;
+use std::time::Duration;
+
+use slotmap::SlotMap;
+
+use crate::error::WaitError;
+use crate::shared::{Shared, TaskletRef, Waits, Wake};
+use crate::tasklet::BlockedOn;
+
+slotmap::new_key_type! {
+    /// Names one entry in a wait list.
+    pub(crate) struct WaitKey;
+}
+
+/// Something a tasklet can be blocked on, seen from the scheduler: it can take the
+/// tasklet's entry off its queue.
+pub(crate) trait Cancel {
+    /// Takes the entry off the queue if it is still waiting; the owner collects it later.
+    /// Must touch only the primitive's own state (never the scheduler's).
+    fn cancel(&self, key: WaitKey);
+}
+
+/// A blocked tasklet's link to one of its wait entries.
+pub(crate) struct WaitRef {
+    pub(crate) target: Rc<dyn Cancel>,
+    pub(crate) key: WaitKey,
+}
+
+impl fmt::Debug for WaitRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitRef")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where one waiter stands.
+pub(crate) enum Slot<P, R> {
+    /// Queued, holding what it offers (a value to send, for example).
+    Waiting(P),
+    /// Served: holds what it was given.
+    Done(R),
+    /// Taken off the queue without being served (kill, throw, timeout, the other arm of
+    /// a select); still holds what it offered, to give back.
+    Cancelled(P),
+    /// Transient, while a state is being moved out; never observed.
+    Moving,
+}
+
+struct Entry<P, R> {
+    tasklet: TaskletRef,
+    slot: Slot<P, R>,
+}
+
+/// A FIFO of blocked tasklets, each offering a `P` and expecting an `R`.
+pub(crate) struct WaitList<P, R> {
+    entries: SlotMap<WaitKey, Entry<P, R>>,
+    /// Waiting entries in arrival order; keys of entries no longer waiting are skipped.
+    order: VecDeque<WaitKey>,
+    /// Entries in the `Waiting` state.
+    waiting: usize,
+}
+
+impl<P, R> Default for WaitList<P, R> {
+    fn default() -> Self {
+        WaitList {
+            entries: SlotMap::with_key(),
+            order: VecDeque::new(),
+            waiting: 0,
+        }
+    }
+}
+
+impl<P, R> WaitList<P, R> {
+    /// Number of tasklets waiting.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.waiting
+    }
+
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.waiting == 0
+    }
+
+    /// Queues a waiter at the back.
+    pub(crate) fn push(&mut self, tasklet: TaskletRef, offer: P) -> WaitKey {
+        let key = self.entries.insert(Entry {
+            tasklet,
+            slot: Slot::Waiting(offer),
+        });
+        self.order.push_back(key);
+        self.waiting += 1;
+        key
+    }
+
+    /// The key of the first entry still waiting (stale keys at the front are dropped).
+    pub(crate) fn front_key(&mut self) -> Option<WaitKey> {
+        while let Some(&key) = self.order.front() {
+            if matches!(
+                self.entries.get(key),
+                Some(Entry {
+                    slot: Slot::Waiting(_),
+                    ..
+                })
+            ) {
+                return Some(key);
+            }
+            self.order.pop_front();
+        }
+        None
+    }
+
+    /// What the first waiter offers, without serving it.
+    pub(crate) fn front_offer(&mut self) -> Option<&P> {
+        let key = self.front_key()?;
+        match &self.entries.get(key)?.slot {
+            Slot::Waiting(offer) => Some(offer),
+            _ => None,
+        }
+    }
+
+    /// Serves the first waiter: `reply` turns its offer into what it is given (`R`) and
+    /// what the server keeps (`X`). Returns who must be woken, and `X`.
+    pub(crate) fn serve_front<X>(
+        &mut self,
+        reply: impl FnOnce(P) -> (R, X),
+    ) -> Option<(TaskletRef, X)> {
+        let key = self.front_key()?;
+        self.serve(key, reply)
+    }
+
+    /// Serves one particular entry if it is still waiting (see [`WaitList::serve_front`]).
+    pub(crate) fn serve<X>(
+        &mut self,
+        key: WaitKey,
+        reply: impl FnOnce(P) -> (R, X),
+    ) -> Option<(TaskletRef, X)> {
+        let entry = self.entries.get_mut(key)?;
+        if !matches!(entry.slot, Slot::Waiting(_)) {
+            return None;
+        }
+        let Slot::Waiting(offer) = std::mem::replace(&mut entry.slot, Slot::Moving) else {
+            return None;
+        };
+        let (given, kept) = reply(offer);
+        entry.slot = Slot::Done(given);
+        self.waiting -= 1;
+        if self.order.front() == Some(&key) {
+            self.order.pop_front();
+        }
+        Some((entry.tasklet.clone(), kept))
+    }
+
+    /// Takes a waiting entry off the queue, keeping its offer for the owner.
+    pub(crate) fn cancel(&mut self, key: WaitKey) {
+        let Some(entry) = self.entries.get_mut(key) else {
+            return;
+        };
+        if !matches!(entry.slot, Slot::Waiting(_)) {
+            return; // Served already, or cancelled: nothing to take off.
+        }
+        if let Slot::Waiting(offer) = std::mem::replace(&mut entry.slot, Slot::Moving) {
+            entry.slot = Slot::Cancelled(offer);
+            self.waiting -= 1;
+        }
+    }
+
+    /// Removes and returns an entry; the owner calls this when it runs again.
+    pub(crate) fn take(&mut self, key: WaitKey) -> Option<Slot<P, R>> {
+        let entry = self.entries.remove(key)?;
+        if let Slot::Waiting(_) = entry.slot {
+            self.waiting -= 1;
+        }
+        Some(entry.slot)
+    }
+
+    /// Serves every waiter in order with `reply`, returning who must be woken.
+    pub(crate) fn serve_all(&mut self, mut reply: impl FnMut(P) -> R) -> Vec<TaskletRef> {
+        let mut woken = Vec::with_capacity(self.waiting);
+        while let Some((t, ())) = self.serve_front(|p| (reply(p), ())) {
+            woken.push(t);
+        }
+        woken
+    }
+
+    /// Tasklets waiting, in order.
+    pub(crate) fn waiters(&self) -> impl Iterator<Item = &TaskletRef> + '_ {
+        self.order
+            .iter()
+            .filter_map(move |k| match self.entries.get(*k) {
+                Some(Entry {
+                    tasklet,
+                    slot: Slot::Waiting(_),
+                }) => Some(tasklet),
+                _ => None,
+            })
+    }
+}
+
+/// Blocks the caller on a new entry of `obj`'s wait list and returns why it woke, with
+/// the entry (served, or cancelled with its offer). A kill or throw already pending
+/// returns at once with the offer untouched.
+///
+/// The caller has already tried the operation without blocking; `deadline` is game time.
+pub(crate) fn block_on<O, P, R>(
+    shared: &Rc<Shared>,
+    obj: &Rc<O>,
+    list: fn(&O) -> std::cell::RefMut<'_, WaitList<P, R>>,
+    offer: P,
+    on: BlockedOn,
+    deadline: Option<Duration>,
+) -> (Wake, Slot<P, R>)
+where
+    O: Cancel + 'static,
+{
+    if let Some(wake) = pending_interrupt(shared) {
+        return (wake, Slot::Cancelled(offer));
+    }
+    let me = TaskletRef {
+        shared: Rc::downgrade(shared),
+        key: shared.st.borrow().current,
+    };
+    let key = list(obj).push(me, offer);
+    {
+        let mut st = shared.st.borrow_mut();
+        let target: Rc<dyn Cancel> = obj.clone();
+        let (tasklet, seq) = st.block_current(on, Waits::One(WaitRef { target, key }));
+        if let Some(deadline) = deadline {
+            st.arm_timer(tasklet, seq, deadline);
+        }
+    }
+    let wake = shared.switch_out();
+    let slot = list(obj)
+        .take(key)
+        .expect("a wait entry is only removed by its owner");
+    (wake, slot)
+}
+
+/// A kill or throw waiting for the caller, which its next blocking call must deliver
+/// instead of blocking. While the caller unwinds from a kill, every blocking call is
+/// refused with `Wake::Kill` (which [`interrupted`] turns into `Killed`, not a second
+/// unwind).
+pub(crate) fn pending_interrupt(shared: &Rc<Shared>) -> Option<Wake> {
+    let mut st = shared.st.borrow_mut();
+    let cur = st.current;
+    let rec = &mut st.tasklets[cur];
+    if rec.kill_requested {
+        return Some(Wake::Kill);
+    }
+    rec.wake.take()
+}
+
+/// The error for a wake that interrupted a blocking call; a kill unwinds instead (unless
+/// the caller is already unwinding, when it is refused with `Killed`).
+pub(crate) fn interrupted(wake: Wake) -> WaitError {
+    match wake {
+        Wake::Kill if !std::thread::panicking() => crate::tasklet::unwind_kill(),
+        other => other.into_wait_error(),
+    }
+}
