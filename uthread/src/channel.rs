@@ -102,7 +102,6 @@ fn waiters<T>(inner: &Inner<T>) -> RefMut<'_, WaitList<Msg<T>, Msg<T>>> {
 ///         tx.send(i).unwrap();
 ///     }
 ///     tx.close_now(); // also wakes a receiver already waiting
-
 /// }).unwrap();
 /// // The main context can receive too: it runs the scheduler while it waits.
 /// let got: Vec<i32> = ch.iter().collect();

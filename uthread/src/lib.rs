@@ -28,6 +28,10 @@
 //! ```
 #![doc(html_no_source)]
 
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
+
 mod channel;
 mod error;
 mod hooks;

@@ -15,6 +15,10 @@ use crate::shared::{Key, Shared, Wake};
 use crate::tasklet::TaskletState;
 
 /// A wake-up posted from another thread.
+#[allow(
+    dead_code,
+    reason = "posted by remote channels and future wakers (layer 2)"
+)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Notice {
     /// Wake this tasklet if it is still in the block numbered `seq`.
@@ -38,6 +42,10 @@ pub(crate) struct HubInner {
     pub(crate) senders: AtomicUsize,
 }
 
+#[allow(
+    dead_code,
+    reason = "used by remote channels and future wakers (layer 2)"
+)]
 impl HubInner {
     fn lock(&self) -> MutexGuard<'_, Queue> {
         // A panic while holding this lock cannot leave the queue inconsistent (pushes and
@@ -59,6 +67,10 @@ pub(crate) trait RemoteTarget {
 }
 
 /// The scheduler-side hub.
+#[allow(
+    dead_code,
+    reason = "targets are registered by remote channels (layer 2)"
+)]
 pub(crate) struct RemoteHub {
     pub(crate) inner: Arc<HubInner>,
     targets: std::cell::RefCell<HashMap<u64, Weak<dyn RemoteTarget>>>,
@@ -83,6 +95,7 @@ impl Default for RemoteHub {
     }
 }
 
+#[allow(dead_code, reason = "used by remote channels (layer 2)")]
 impl RemoteHub {
     /// Registers a local target; notices for the returned id reach it.
     pub(crate) fn register(&self, target: Weak<dyn RemoteTarget>) -> u64 {

@@ -516,17 +516,13 @@ fn teardown(shared: &Rc<Shared>) {
         }
         // Failures during teardown (a destructor panicking) are dropped: there is nobody
         // left to report them to but stderr, where the panic hook already wrote them.
-        loop {
-            match shared.pump(PumpLimits {
-                until_main: false,
-                budget: Budget::Unlimited,
-                per_slice: false,
-                hard: false,
-            }) {
-                PumpExit::Failed(_) => continue,
-                _ => break,
-            }
-        }
+        let unlimited = PumpLimits {
+            until_main: false,
+            budget: Budget::Unlimited,
+            per_slice: false,
+            hard: false,
+        };
+        while let PumpExit::Failed(_) = shared.pump(unlimited) {}
         shared.st.borrow_mut().failures.clear();
     }
     // Anything still alive refused to die (caught the kill and blocked forever).

@@ -69,6 +69,7 @@ impl Wake {
 
 /// A tasklet's wait entries (more than one only inside `select`).
 #[derive(Debug, Default)]
+#[allow(dead_code, reason = "Many is built by select (layer 2)")]
 pub(crate) enum Waits {
     #[default]
     None,
@@ -76,6 +77,7 @@ pub(crate) enum Waits {
     Many(Vec<WaitRef>),
 }
 
+#[allow(dead_code, reason = "push is used by select (layer 2)")]
 impl Waits {
     pub(crate) fn push(&mut self, w: WaitRef) {
         *self = match std::mem::take(self) {
@@ -258,12 +260,9 @@ pub(crate) struct State {
     pub(crate) closing: bool,
 }
 
-/// Things removed under the borrow whose drop may run user code.
-pub(crate) enum Garbage {
-    Record(Box<Record>),
-    Fiber(Fiber),
-    Waits(Waits),
-}
+/// Wait refs removed under the borrow: dropping one may drop the last handle to a
+/// primitive, and with it values whose destructors run user code.
+pub(crate) type Garbage = Waits;
 
 /// One scheduler, shared by its handles.
 pub(crate) struct Shared {
@@ -482,7 +481,7 @@ impl State {
         let waits = std::mem::take(&mut rec.waits);
         waits.cancel_all();
         if !matches!(waits, Waits::None) {
-            self.garbage.push(Garbage::Waits(waits));
+            self.garbage.push(waits);
         }
         self.enqueue(key, front);
         true

@@ -164,14 +164,6 @@ impl Tasklet {
         Tasklet { shared, key }
     }
 
-    pub(crate) fn key(&self) -> Key {
-        self.key
-    }
-
-    pub(crate) fn shared(&self) -> Option<Rc<Shared>> {
-        self.shared.upgrade()
-    }
-
     /// Reads the record, if the tasklet is alive.
     fn with_record<R>(&self, f: impl FnOnce(&crate::shared::Record, bool, bool) -> R) -> Option<R> {
         let shared = self.shared.upgrade()?;

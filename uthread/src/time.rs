@@ -178,7 +178,7 @@ pub fn sleep(d: Duration) -> Result<(), WaitError> {
 pub fn sleep_until(deadline: Duration) -> Result<(), WaitError> {
     let shared = current_shared().ok_or(WaitError::NoScheduler)?;
     {
-        let mut st = shared.st.borrow_mut();
+        let st = shared.st.borrow();
         if st.clock.now() >= deadline {
             return Ok(());
         }

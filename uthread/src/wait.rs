@@ -122,15 +122,6 @@ impl<P, R> WaitList<P, R> {
         None
     }
 
-    /// What the first waiter offers, without serving it.
-    pub(crate) fn front_offer(&mut self) -> Option<&P> {
-        let key = self.front_key()?;
-        match &self.entries.get(key)?.slot {
-            Slot::Waiting(offer) => Some(offer),
-            _ => None,
-        }
-    }
-
     /// Serves the first waiter: `reply` turns its offer into what it is given (`R`) and
     /// what the server keeps (`X`). Returns who must be woken, and `X`.
     pub(crate) fn serve_front<X>(

@@ -77,11 +77,6 @@ impl Fiber {
         }
     }
 
-    /// Whether the body has started running.
-    pub(crate) fn started(&self) -> bool {
-        self.co.started()
-    }
-
     /// Takes the stack back for reuse. Unwinds the body first if it has not finished
     /// (for a never-started body this only drops the closure).
     pub(crate) fn into_stack(mut self) -> GuardedStack {
