@@ -584,3 +584,158 @@ impl<'a, T: 'static> IntoIterator for &'a Channel<T> {
         self.iter()
     }
 }
+
+/// A select arm receiving from a channel.
+struct RecvArm<'a, T: 'static, F> {
+    channel: &'a Channel<T>,
+    f: Option<F>,
+    key: Option<WaitKey>,
+}
+
+impl<T: 'static, R, F: FnOnce(T) -> R> crate::select::Arm<R> for RecvArm<'_, T, F> {
+    fn object(&self) -> ObjectId {
+        self.channel.inner.id
+    }
+
+    fn try_now(&mut self) -> Option<Result<R, ChannelError>> {
+        match self.channel.try_receive() {
+            Ok(v) => Some(Ok((self.f.take().expect("an arm fires once"))(v))),
+            Err(TryRecvError::Thrown(t)) => Some(Err(ChannelError::Thrown(t))),
+            Err(TryRecvError::Empty | TryRecvError::Closed) => None,
+        }
+    }
+
+    fn is_closed(&self) -> bool {
+        let st = self.channel.inner.state.borrow();
+        // Closing, and no sender left whose value could still be taken.
+        let sender_waiting = st.senders_waiting && !st.waiters.is_empty();
+        st.closing && !sender_waiting
+    }
+
+    fn register(&mut self, me: &TaskletRef) -> crate::wait::WaitRef {
+        let mut st = self.channel.inner.state.borrow_mut();
+        st.senders_waiting = false;
+        let key = st.waiters.push(me.clone(), Msg::Receiver);
+        self.key = Some(key);
+        crate::wait::WaitRef {
+            target: self.channel.inner.clone(),
+            key,
+        }
+    }
+
+    fn collect(&mut self) -> crate::select::Collected<R> {
+        use crate::select::Collected;
+        let Some(key) = self.key.take() else {
+            return Collected::NotFired;
+        };
+        match waiters(&self.channel.inner).take(key) {
+            Some(Slot::Done(Msg::Value(v))) => {
+                Collected::Fired(Ok((self.f.take().expect("an arm fires once"))(v)))
+            }
+            Some(Slot::Done(Msg::Error(t))) => Collected::Fired(Err(ChannelError::Thrown(t))),
+            Some(Slot::Done(_)) => Collected::Fired(Err(ChannelError::Closed)),
+            _ => Collected::NotFired,
+        }
+    }
+}
+
+impl<T: 'static> crate::select::Receivable<T> for Channel<T> {
+    fn recv_arm<'a, R, F>(&'a self, f: F) -> crate::select::SelectArm<'a, R>
+    where
+        F: FnOnce(T) -> R + 'a,
+        R: 'a,
+    {
+        crate::select::SelectArm {
+            arm: Box::new(RecvArm {
+                channel: self,
+                f: Some(f),
+                key: None,
+            }),
+        }
+    }
+}
+
+/// A select arm sending on a channel.
+struct SendArm<'a, T: 'static, F> {
+    channel: &'a Channel<T>,
+    value: Option<T>,
+    f: Option<F>,
+    key: Option<WaitKey>,
+}
+
+impl<T: 'static, R, F: FnOnce() -> R> crate::select::Arm<R> for SendArm<'_, T, F> {
+    fn object(&self) -> ObjectId {
+        self.channel.inner.id
+    }
+
+    fn try_now(&mut self) -> Option<Result<R, ChannelError>> {
+        let value = self.value.take()?;
+        match self.channel.try_send(value) {
+            Ok(()) => Some(Ok((self.f.take().expect("an arm fires once"))())),
+            Err(e) => {
+                self.value = Some(e.into_inner());
+                None
+            }
+        }
+    }
+
+    fn is_closed(&self) -> bool {
+        let st = self.channel.inner.state.borrow();
+        let receiver_waiting = !st.senders_waiting && !st.waiters.is_empty();
+        self.value.is_none() || (st.closing && !receiver_waiting)
+    }
+
+    fn register(&mut self, me: &TaskletRef) -> crate::wait::WaitRef {
+        let value = self
+            .value
+            .take()
+            .expect("a send arm registers with its value");
+        let mut st = self.channel.inner.state.borrow_mut();
+        st.senders_waiting = true;
+        let key = st.waiters.push(me.clone(), Msg::Value(value));
+        self.key = Some(key);
+        crate::wait::WaitRef {
+            target: self.channel.inner.clone(),
+            key,
+        }
+    }
+
+    fn collect(&mut self) -> crate::select::Collected<R> {
+        use crate::select::Collected;
+        let Some(key) = self.key.take() else {
+            return Collected::NotFired;
+        };
+        match waiters(&self.channel.inner).take(key) {
+            Some(Slot::Done(Msg::Taken)) => {
+                Collected::Fired(Ok((self.f.take().expect("an arm fires once"))()))
+            }
+            Some(Slot::Done(Msg::Closed(v))) => {
+                self.value = v;
+                Collected::Fired(Err(ChannelError::Closed))
+            }
+            Some(Slot::Cancelled(Msg::Value(v))) => {
+                self.value = Some(v);
+                Collected::NotFired
+            }
+            _ => Collected::NotFired,
+        }
+    }
+}
+
+impl<T: 'static> Channel<T> {
+    pub(crate) fn send_arm<'a, R: 'a, F>(
+        &'a self,
+        value: T,
+        f: F,
+    ) -> Box<dyn crate::select::Arm<R> + 'a>
+    where
+        F: FnOnce() -> R + 'a,
+    {
+        Box::new(SendArm {
+            channel: self,
+            value: Some(value),
+            f: Some(f),
+            key: None,
+        })
+    }
+}

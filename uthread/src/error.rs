@@ -63,6 +63,19 @@ pub enum WaitError {
     NoScheduler,
 }
 
+impl WaitError {
+    /// The wait part of a channel error (`Closed` has none; it maps to `Deadlock`).
+    pub(crate) fn from_channel(e: ChannelError) -> WaitError {
+        match e {
+            ChannelError::Timeout => WaitError::Timeout,
+            ChannelError::Thrown(t) => WaitError::Thrown(t),
+            ChannelError::Killed => WaitError::Killed,
+            ChannelError::NoScheduler => WaitError::NoScheduler,
+            ChannelError::Closed | ChannelError::Deadlock => WaitError::Deadlock,
+        }
+    }
+}
+
 impl fmt::Display for WaitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

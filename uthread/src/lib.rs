@@ -34,12 +34,18 @@ struct ReadmeDoctests;
 
 mod channel;
 mod error;
+mod future;
 mod hooks;
 pub mod local;
+mod parallel;
+mod queue;
 mod remote;
+mod remote_channel;
 mod scheduler;
+mod select;
 mod shared;
 mod spawn;
+mod sync;
 mod sys;
 mod tasklet;
 mod time;
@@ -54,13 +60,23 @@ pub use error::{
     ChannelError, FailureKind, RecvError, RunError, SendError, SpawnError, TaskletError,
     TaskletFailure, Thrown, TryRecvError, TrySendError, WaitError,
 };
+pub use future::{block_on, block_on_timeout};
 pub use hooks::{
     ChannelCallback, ChannelEvent, ErrorHandler, ScheduleCallback, SliceHook, SliceInfo,
 };
+pub use parallel::{join_all, try_join_all, OnError, ParallelError};
+pub use queue::Queue;
+pub use remote_channel::{RemoteReceiver, RemoteSender};
 pub use scheduler::{
     Budget, DeadlockReport, RunOutcome, Scheduler, SchedulerBuilder, Watchdog, DEFAULT_STACK_SIZE,
 };
+pub use select::{select, Receivable, Select, SelectArm};
 pub use spawn::{spawn, Builder, JoinError, JoinHandle};
+pub use sync::{
+    lock_report, oneshot, Barrier, BarrierWaitResult, BoundedSemaphore, Condition, Event, Lock,
+    LockError, LockGuard, LockReport, OneshotReceiver, OneshotSender, RLock, RLockGuard, Semaphore,
+    SemaphoreError, SemaphorePermit, ValueEvent,
+};
 pub use sys::stack::{StackError, StackPoolStats};
 pub use tasklet::{
     current, preempt_point, run_count, schedule, schedule_remove, set_atomic, BlockedOn, Tasklet,

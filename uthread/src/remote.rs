@@ -25,6 +25,8 @@ pub(crate) enum Notice {
     Tasklet { key: u64, seq: u32 },
     /// Data arrived for a registered local target (a remote receiver).
     Target(u64),
+    /// Nothing to deliver; wakes an idle scheduler so it re-checks its state.
+    Nudge,
 }
 
 #[derive(Debug, Default)]
@@ -95,14 +97,17 @@ impl Default for RemoteHub {
     }
 }
 
-#[allow(dead_code, reason = "used by remote channels (layer 2)")]
 impl RemoteHub {
-    /// Registers a local target; notices for the returned id reach it.
-    pub(crate) fn register(&self, target: Weak<dyn RemoteTarget>) -> u64 {
+    /// A fresh id for a local target.
+    pub(crate) fn next_target(&self) -> u64 {
         let id = self.next_target.get();
         self.next_target.set(id + 1);
-        self.targets.borrow_mut().insert(id, target);
         id
+    }
+
+    /// Registers a local target under `id`; notices for `id` reach it.
+    pub(crate) fn register(&self, id: u64, target: Weak<dyn RemoteTarget>) {
+        self.targets.borrow_mut().insert(id, target);
     }
 
     pub(crate) fn unregister(&self, id: u64) {
@@ -139,6 +144,7 @@ impl RemoteHub {
                         target.notified();
                     }
                 }
+                Notice::Nudge => {}
             }
         }
         true

@@ -333,6 +333,8 @@ impl Scheduler {
     /// Starts a new tick without moving a manual clock: wakes due timers, then the
     /// be_nice waiters of the previous tick. (A real clock reads the time.)
     pub fn tick(&self) {
+        // Messages and wakes from other threads first, so they count for this tick.
+        self.shared.remote.drain_into(&self.shared);
         let mut st = self.shared.st.borrow_mut();
         st.expire_timers();
         st.wake_nice();
@@ -486,6 +488,14 @@ impl Scheduler {
     pub fn enter<R>(&self, f: impl FnOnce() -> R) -> R {
         let _enter = Enter::new(&self.shared);
         f()
+    }
+
+    /// A channel that other OS threads send on (the sender is `Send`) and this
+    /// scheduler's tasklets receive from; see [`RemoteSender`](crate::RemoteSender).
+    pub fn remote_channel<T: Send + 'static>(
+        &self,
+    ) -> (crate::RemoteSender<T>, crate::RemoteReceiver<T>) {
+        crate::remote_channel::remote_channel(&self.shared)
     }
 
     /// Kills every tasklet (unwinding each), as dropping the scheduler does.

@@ -718,7 +718,7 @@ impl Shared {
     /// Whether blocked tasklets may still be woken from another thread (futures in
     /// flight, remote senders alive), so that an idle pump should wait for it.
     fn may_be_woken_remotely(&self, st: &State) -> bool {
-        let someone_blocked = st.alive > 0;
+        let someone_blocked = st.alive > 0 || st.tasklets[st.main].state == TaskletState::Blocked;
         someone_blocked && (st.external_wakers > 0 || self.remote.has_senders())
     }
 
@@ -838,6 +838,8 @@ impl Shared {
                 }),
             },
         };
+        // Before the record goes, so that the callback can still read the tasklet's name.
+        self.hooks_on_exit(key);
         let record = {
             let mut st = self.st.borrow_mut();
             let stack = fiber.into_stack();
@@ -855,7 +857,6 @@ impl Shared {
         };
         let hook_name = record.name.clone();
         drop(record);
-        self.hooks_on_exit(key);
         if let Exit::Failed(kind) = exit {
             if !claimed {
                 let failure = TaskletFailure {

@@ -519,8 +519,9 @@ pub fn run_count() -> usize {
 }
 
 /// Yields: the caller goes to the back of the run queue and the next tasklet runs. With
-/// nothing else runnable it returns at once. From the main context, every queued tasklet
-/// runs once first.
+/// nothing else runnable it is resumed at once, but it still passes through the scheduler,
+/// so a run's budget or watchdog can stop a lone tasklet that keeps yielding. From the
+/// main context, every queued tasklet runs once first.
 ///
 /// # Errors
 ///
@@ -552,9 +553,8 @@ pub fn schedule() -> Result<(), WaitError> {
         }
         let mut st = shared.st.borrow_mut();
         let cur = st.current;
-        if st.scheduled == 0 && cur != st.main {
-            return Ok(());
-        }
+        // No shortcut when nothing else is queued: the pump must see the switch to count
+        // it against the run's budget (a lone `loop { schedule() }` would never return).
         st.enqueue(cur, false);
     }
     let wake = shared.switch_out();

@@ -261,3 +261,31 @@ pub(crate) fn interrupted(wake: Wake) -> WaitError {
         other => other.into_wait_error(),
     }
 }
+
+/// [`block_on`], interpreted: `Ok((reply, wake))` when served, `Err((error, offer))`
+/// when interrupted (timeout, throw, deadlock). On a kill it unwinds, after the offer
+/// is dropped. A served caller must turn `reply` into whatever releases it on drop (a
+/// lock guard, say) *before* calling [`settle_after_switch`](crate::tasklet::settle_after_switch)
+/// with `wake`, since a kill that arrived after it was served unwinds there.
+pub(crate) fn wait_for<O, P, R>(
+    shared: &Rc<Shared>,
+    obj: &Rc<O>,
+    list: fn(&O) -> std::cell::RefMut<'_, WaitList<P, R>>,
+    offer: P,
+    on: BlockedOn,
+    deadline: Option<Duration>,
+) -> Result<(R, Wake), (WaitError, P)>
+where
+    O: Cancel + 'static,
+{
+    let (wake, slot) = block_on(shared, obj, list, offer, on, deadline);
+    match slot {
+        Slot::Done(reply) => Ok((reply, wake)),
+        Slot::Cancelled(offer) | Slot::Waiting(offer) => {
+            // A kill unwinds here (dropping `offer`); anything else comes back.
+            let error = interrupted(wake);
+            Err((error, offer))
+        }
+        Slot::Moving => unreachable!("wait slot observed mid-move"),
+    }
+}

@@ -130,9 +130,12 @@ pub(crate) struct StackHeader {
     pub(crate) usable: usize,
     /// The owning tasklet's id (as shown in `Debug`).
     pub(crate) tasklet_id: u64,
-    /// Bytes of `name` in use.
+    /// Bytes of the name in use.
     pub(crate) name_len: usize,
-    /// The owning tasklet's name, truncated.
+    /// Where the name is when it is not inline: a shared stack points at the running
+    /// tasklet's own name (set on every resume) instead of copying it. Null: use `name`.
+    pub(crate) ext_name: *const u8,
+    /// The owning tasklet's name, truncated (dedicated stacks).
     pub(crate) name: [u8; HEADER_NAME_LEN],
 }
 
@@ -212,6 +215,7 @@ impl GuardedStack {
                 usable: size,
                 tasklet_id: 0,
                 name_len: 0,
+                ext_name: std::ptr::null(),
                 name: [0; HEADER_NAME_LEN],
             })
         };

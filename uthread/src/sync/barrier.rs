@@ -1,0 +1,185 @@
+//! Barriers: N tasklets wait until all N have arrived.
+
+use std::cell::{RefCell, RefMut};
+use std::fmt;
+use std::rc::Rc;
+use std::time::Duration;
+
+use crate::error::WaitError;
+use crate::shared::{current_shared, Wake};
+use crate::tasklet::{settle_after_switch, BlockedOn};
+use crate::time::deadline_in;
+use crate::wait::{wait_for, Cancel, WaitKey, WaitList};
+use crate::{ObjectId, ObjectRef};
+
+struct State {
+    parties: usize,
+    arrived: usize,
+    generation: u64,
+    /// Each waiter offers the generation it arrived in.
+    waiters: WaitList<u64, ()>,
+}
+
+struct Inner {
+    id: ObjectId,
+    name: Option<Rc<str>>,
+    st: RefCell<State>,
+}
+
+impl Cancel for Inner {
+    fn cancel(&self, key: WaitKey) {
+        self.st.borrow_mut().waiters.cancel(key);
+    }
+}
+
+fn waiters(inner: &Inner) -> RefMut<'_, WaitList<u64, ()>> {
+    RefMut::map(inner.st.borrow_mut(), |s| &mut s.waiters)
+}
+
+/// What a [`Barrier::wait`] returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BarrierWaitResult {
+    /// Exactly one tasklet per round (the last to arrive) is the leader.
+    pub is_leader: bool,
+}
+
+/// A barrier for `parties` tasklets: each `wait` blocks until all have arrived, then
+/// all go on and the barrier is ready for the next round. A waiter that times out or is
+/// killed leaves, and the round needs it again.
+///
+/// # Examples
+///
+/// ```
+/// let sched = uthread::Scheduler::new();
+/// let fleet_ready = uthread::Barrier::new(3);
+/// let mut ships = Vec::new();
+/// for _ in 0..3 {
+///     let b = fleet_ready.clone();
+///     ships.push(sched.spawn(move || b.wait().unwrap().is_leader).unwrap());
+/// }
+/// sched.run().unwrap(); // all three arrive, so all three go on
+/// let leaders: Vec<bool> = ships.into_iter().map(|s| s.join().unwrap()).collect();
+/// assert_eq!(leaders, [false, false, true]); // the last to arrive leads
+/// ```
+#[derive(Clone)]
+pub struct Barrier {
+    inner: Rc<Inner>,
+}
+
+impl fmt::Debug for Barrier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.inner.st.borrow();
+        f.debug_struct("Barrier")
+            .field("id", &self.inner.id)
+            .field("parties", &st.parties)
+            .field("arrived", &st.arrived)
+            .finish()
+    }
+}
+
+impl Barrier {
+    /// A barrier for `parties` tasklets (at least 1).
+    pub fn new(parties: usize) -> Barrier {
+        Barrier::build(parties, None)
+    }
+
+    /// A named barrier.
+    pub fn with_name(parties: usize, name: &str) -> Barrier {
+        Barrier::build(parties, Some(Rc::from(name)))
+    }
+
+    fn build(parties: usize, name: Option<Rc<str>>) -> Barrier {
+        Barrier {
+            inner: Rc::new(Inner {
+                id: ObjectId::next(),
+                name,
+                st: RefCell::new(State {
+                    parties: parties.max(1),
+                    arrived: 0,
+                    generation: 0,
+                    waiters: WaitList::default(),
+                }),
+            }),
+        }
+    }
+
+    /// Tasklets waiting in the current round.
+    pub fn waiting(&self) -> usize {
+        self.inner.st.borrow().waiters.len()
+    }
+
+    /// Waits for the others.
+    ///
+    /// # Errors
+    ///
+    /// [`WaitError`] if the wait is interrupted (the caller leaves the round).
+    pub fn wait(&self) -> Result<BarrierWaitResult, WaitError> {
+        self.wait_inner(None)
+    }
+
+    /// Like [`Barrier::wait`] with a deadline `timeout` from now (game time).
+    ///
+    /// # Errors
+    ///
+    /// As [`Barrier::wait`], plus [`WaitError::Timeout`].
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<BarrierWaitResult, WaitError> {
+        self.wait_inner(Some(deadline_in(timeout)))
+    }
+
+    fn wait_inner(&self, deadline: Option<Duration>) -> Result<BarrierWaitResult, WaitError> {
+        let generation = {
+            let mut st = self.inner.st.borrow_mut();
+            st.arrived += 1;
+            if st.arrived >= st.parties {
+                st.arrived = 0;
+                st.generation += 1;
+                let woken = st.waiters.serve_all(|_| ());
+                drop(st);
+                for t in woken {
+                    t.wake(Wake::Signaled, false);
+                }
+                return Ok(BarrierWaitResult { is_leader: true });
+            }
+            st.generation
+        };
+        // Leaves the round on any way out but being released: error, or a kill's unwind.
+        let mut leaving = Leave {
+            barrier: self,
+            generation,
+            armed: true,
+        };
+        let shared = current_shared().ok_or(WaitError::NoScheduler)?;
+        let on = BlockedOn::Barrier(ObjectRef {
+            id: self.inner.id,
+            name: self.inner.name.clone(),
+        });
+        let ((), wake) = wait_for(&shared, &self.inner, waiters, generation, on, deadline)
+            .map_err(|(e, _)| e)?;
+        leaving.armed = false;
+        settle_after_switch(&shared, wake);
+        Ok(BarrierWaitResult { is_leader: false })
+    }
+
+    /// A waiter of `generation` gave up: it no longer counts as arrived.
+    fn leave(&self, generation: u64) {
+        let mut st = self.inner.st.borrow_mut();
+        if st.generation == generation && st.arrived > 0 {
+            st.arrived -= 1;
+        }
+    }
+}
+
+/// Takes a waiter out of its round unless disarmed.
+struct Leave<'a> {
+    barrier: &'a Barrier,
+    generation: u64,
+    armed: bool,
+}
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.barrier.leave(self.generation);
+        }
+    }
+}

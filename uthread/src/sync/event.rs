@@ -1,0 +1,271 @@
+//! Events: a flag tasklets wait on, and `ValueEvent`, which also carries a value.
+
+use std::cell::{RefCell, RefMut};
+use std::fmt;
+use std::rc::Rc;
+use std::time::Duration;
+
+use crate::error::{Thrown, WaitError};
+use crate::shared::{current_shared, Wake};
+use crate::tasklet::{settle_after_switch, BlockedOn};
+use crate::time::deadline_in;
+use crate::wait::{wait_for, Cancel, WaitKey, WaitList};
+use crate::{ObjectId, ObjectRef};
+
+struct State<T> {
+    value: Option<Result<T, Rc<Thrown>>>,
+    waiters: WaitList<(), ()>,
+}
+
+struct Inner<T> {
+    id: ObjectId,
+    name: Option<Rc<str>>,
+    st: RefCell<State<T>>,
+}
+
+impl<T> Cancel for Inner<T> {
+    fn cancel(&self, key: WaitKey) {
+        self.st.borrow_mut().waiters.cancel(key);
+    }
+}
+
+fn waiters<T>(inner: &Inner<T>) -> RefMut<'_, WaitList<(), ()>> {
+    RefMut::map(inner.st.borrow_mut(), |s| &mut s.waiters)
+}
+
+impl<T: Clone + 'static> Inner<T> {
+    fn new(name: Option<Rc<str>>) -> Rc<Inner<T>> {
+        Rc::new(Inner {
+            id: ObjectId::next(),
+            name,
+            st: RefCell::new(State {
+                value: None,
+                waiters: WaitList::default(),
+            }),
+        })
+    }
+
+    fn set(&self, value: Result<T, Rc<Thrown>>) {
+        let woken = {
+            let mut st = self.st.borrow_mut();
+            st.value = Some(value);
+            st.waiters.serve_all(|()| ())
+        };
+        for t in woken {
+            t.wake(Wake::Signaled, false);
+        }
+    }
+
+    fn current(&self) -> Option<Result<T, WaitError>> {
+        let st = self.st.borrow();
+        st.value.as_ref().map(|v| match v {
+            Ok(v) => Ok(v.clone()),
+            Err(t) => Err(WaitError::Thrown(Thrown::new(t.to_string()))),
+        })
+    }
+
+    fn wait(self: &Rc<Self>, deadline: Option<Duration>) -> Result<T, WaitError> {
+        if let Some(v) = self.current() {
+            return v;
+        }
+        let shared = current_shared().ok_or(WaitError::NoScheduler)?;
+        let on = BlockedOn::Event(ObjectRef {
+            id: self.id,
+            name: self.name.clone(),
+        });
+        match wait_for(&shared, self, waiters, (), on, deadline) {
+            Ok(((), wake)) => {
+                settle_after_switch(&shared, wake);
+                self.current().unwrap_or(Err(WaitError::Deadlock))
+            }
+            Err((error, ())) => Err(error),
+        }
+    }
+}
+
+/// An event flag: `wait` blocks until it is `set`; `clear` resets it. Setting it wakes
+/// every waiter.
+///
+/// # Examples
+///
+/// ```
+/// let sched = uthread::Scheduler::new();
+/// let undock = uthread::Event::new();
+/// let e = undock.clone();
+/// let pilot = sched.spawn(move || { e.wait().unwrap(); "undocked" }).unwrap();
+/// sched.run().unwrap();
+/// assert!(!pilot.is_finished());
+/// undock.set();
+/// sched.run().unwrap();
+/// assert_eq!(pilot.join().unwrap(), "undocked");
+/// ```
+#[derive(Clone)]
+pub struct Event {
+    inner: Rc<Inner<()>>,
+}
+
+impl Default for Event {
+    fn default() -> Self {
+        Event::new()
+    }
+}
+
+impl fmt::Debug for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Event")
+            .field("id", &self.inner.id)
+            .field("set", &self.is_set())
+            .finish()
+    }
+}
+
+impl Event {
+    /// A new, clear event.
+    pub fn new() -> Event {
+        Event {
+            inner: Inner::new(None),
+        }
+    }
+
+    /// A named event.
+    pub fn with_name(name: &str) -> Event {
+        Event {
+            inner: Inner::new(Some(Rc::from(name))),
+        }
+    }
+
+    /// Sets the flag and wakes every waiter.
+    pub fn set(&self) {
+        self.inner.set(Ok(()));
+    }
+
+    /// Clears the flag.
+    pub fn clear(&self) {
+        self.inner.st.borrow_mut().value = None;
+    }
+
+    /// Whether the flag is set.
+    pub fn is_set(&self) -> bool {
+        self.inner.st.borrow().value.is_some()
+    }
+
+    /// Tasklets waiting.
+    pub fn waiting(&self) -> usize {
+        self.inner.st.borrow().waiters.len()
+    }
+
+    /// Waits until the flag is set (returns at once if it is).
+    ///
+    /// # Errors
+    ///
+    /// [`WaitError`] if the wait is interrupted.
+    pub fn wait(&self) -> Result<(), WaitError> {
+        self.inner.wait(None)
+    }
+
+    /// Like [`Event::wait`] with a deadline `timeout` from now (game time).
+    ///
+    /// # Errors
+    ///
+    /// As [`Event::wait`], plus [`WaitError::Timeout`].
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<(), WaitError> {
+        self.inner.wait(Some(deadline_in(timeout)))
+    }
+}
+
+/// An event that carries a value (or an error) to every waiter: Stackless's
+/// `ValueEvent`. Once set, waits return a clone of the value at once.
+///
+/// # Examples
+///
+/// ```
+/// let sched = uthread::Scheduler::new();
+/// let target = uthread::ValueEvent::new();
+/// let mut gunners = Vec::new();
+/// for _ in 0..3 {
+///     let t = target.clone();
+///     gunners.push(sched.spawn(move || t.wait().unwrap()).unwrap());
+/// }
+/// sched.run().unwrap();
+/// target.set("hostile frigate");
+/// sched.run().unwrap();
+/// for g in gunners {
+///     assert_eq!(g.join().unwrap(), "hostile frigate");
+/// }
+/// ```
+pub struct ValueEvent<T: Clone + 'static> {
+    inner: Rc<Inner<T>>,
+}
+
+impl<T: Clone + 'static> Clone for ValueEvent<T> {
+    fn clone(&self) -> Self {
+        ValueEvent {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<T: Clone + 'static> Default for ValueEvent<T> {
+    fn default() -> Self {
+        ValueEvent::new()
+    }
+}
+
+impl<T: Clone + 'static> fmt::Debug for ValueEvent<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ValueEvent")
+            .field("id", &self.inner.id)
+            .field("set", &self.is_set())
+            .finish()
+    }
+}
+
+impl<T: Clone + 'static> ValueEvent<T> {
+    /// A new, unset value event.
+    pub fn new() -> ValueEvent<T> {
+        ValueEvent {
+            inner: Inner::new(None),
+        }
+    }
+
+    /// Sets the value and wakes every waiter.
+    pub fn set(&self, value: T) {
+        self.inner.set(Ok(value));
+    }
+
+    /// Sets an error: every waiter gets [`WaitError::Thrown`].
+    pub fn set_error<E>(&self, error: E)
+    where
+        E: Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    {
+        self.inner.set(Err(Rc::new(Thrown::new(error))));
+    }
+
+    /// Forgets the value (waits block again).
+    pub fn clear(&self) {
+        self.inner.st.borrow_mut().value = None;
+    }
+
+    /// Whether a value (or error) is set.
+    pub fn is_set(&self) -> bool {
+        self.inner.st.borrow().value.is_some()
+    }
+
+    /// Waits for the value.
+    ///
+    /// # Errors
+    ///
+    /// [`WaitError::Thrown`] when an error was set; others if the wait is interrupted.
+    pub fn wait(&self) -> Result<T, WaitError> {
+        self.inner.wait(None)
+    }
+
+    /// Like [`ValueEvent::wait`] with a deadline `timeout` from now (game time).
+    ///
+    /// # Errors
+    ///
+    /// As [`ValueEvent::wait`], plus [`WaitError::Timeout`].
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<T, WaitError> {
+        self.inner.wait(Some(deadline_in(timeout)))
+    }
+}

@@ -1,0 +1,18 @@
+//! The synchronisation layer: locks, semaphores, conditions, events, one-shot values,
+//! barriers, and the lock watchdog. Every wait is FIFO, has a timed variant, and is
+//! taken off its queue at once by kill, throw or timeout. Guards release on drop, so a
+//! killed tasklet (whose stack unwinds) never keeps a lock.
+
+mod barrier;
+mod condition;
+mod event;
+mod lock;
+mod oneshot;
+mod semaphore;
+
+pub use barrier::{Barrier, BarrierWaitResult};
+pub use condition::Condition;
+pub use event::{Event, ValueEvent};
+pub use lock::{lock_report, Lock, LockError, LockGuard, LockReport, RLock, RLockGuard};
+pub use oneshot::{oneshot, OneshotReceiver, OneshotSender};
+pub use semaphore::{BoundedSemaphore, Semaphore, SemaphoreError, SemaphorePermit};
