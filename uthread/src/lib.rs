@@ -10,6 +10,45 @@
 //! running out of stacks is an error ([`SpawnError::Stack`]), and a stack overflow hits a
 //! guard page and is reported with the tasklet's name.
 //!
+//! # Stack strategies
+//!
+//! By default every tasklet has a stack of its own, which costs two kernel mappings, so
+//! Linux's default `vm.max_map_count` stops a process near 32,750 live tasklets. With
+//! [`StackStrategy::Copying`] tasklets instead take turns on one guarded stack per stack
+//! size, and a suspended tasklet keeps only the slice of it that it was using, on the heap
+//! (Stackless Python's and greenlet's technique): the count is bounded by memory (a
+//! tasklet blocked a few calls deep keeps well under a KiB of stack), and each switch
+//! copies that slice out and back in. Choose per scheduler
+//! ([`SchedulerBuilder::stack_strategy`], or `UTHREAD_STACK_STRATEGY=copying` for the
+//! default builder) and per tasklet ([`Builder::stack_strategy`]): dedicated stacks for
+//! the deep, hot few, copying for the many. Overflow detection is the same in both.
+//!
+//! ## Pointers into a suspended tasklet's stack
+//!
+//! While a copying tasklet is suspended, another tasklet's frames occupy its addresses.
+//! Its own pointers into its own frames stay valid (every byte is copied back to the same
+//! address before it runs again); a pointer from *anywhere else* into its stack would read
+//! whoever runs there now. uthread never keeps one:
+//!
+//! - values in flight (the value of a blocked `send`) and wait entries live in the
+//!   primitives' wait lists on the heap (or in the tasklet's record), never on the waiting
+//!   tasklet's stack;
+//! - the thread-local pointer to the running tasklet's `Yielder` is cleared when it
+//!   suspends and restored when it resumes, at the same address with the same contents
+//!   (it lives in the tasklet's frames, which come back first);
+//! - the stack-overflow report reads a header above the stack, renamed on every resume;
+//! - [`block_on`] boxes the future before polling it, so a waker never points into a
+//!   tasklet's stack.
+//!
+//! Safe code cannot make such a pointer either: [`spawn`] and channels take `'static`
+//! values, so no tasklet can lend another a reference to its locals, and thread-locals
+//! only hold `'static` data. What remains is code that relies on a suspended stack
+//! staying put: a raw pointer to a local kept in a thread-local, a global or another
+//! tasklet across a blocking call; a scoped thread-local (`scoped-tls`-style `set`) held
+//! across one; a future pinned on the tasklet's stack and polled with a waker that
+//! outlives the poll (box it first, as `block_on` does). Give such tasklets
+//! [`StackStrategy::Dedicated`].
+//!
 //! # Examples
 //!
 //! ```
@@ -77,7 +116,13 @@ pub use sync::{
     LockError, LockGuard, LockReport, OneshotReceiver, OneshotSender, RLock, RLockGuard, Semaphore,
     SemaphoreError, SemaphorePermit, ValueEvent,
 };
-pub use sys::stack::{StackError, StackPoolStats};
+pub use sys::stack::{StackError, StackPoolStats, StackStrategy};
+
+/// Stack copying's calibration, for the self-check in `tests/stack_copying.rs` (not API).
+#[doc(hidden)]
+pub use sys::calibration::{
+    calibrate as stack_copying_calibration, Calibration as StackCopyingCalibration,
+};
 pub use tasklet::{
     current, preempt_point, run_count, schedule, schedule_remove, set_atomic, BlockedOn, Tasklet,
     TaskletState,

@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::rc::{Rc, Weak};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -39,9 +38,6 @@ struct Queue {
 pub(crate) struct HubInner {
     queue: Mutex<Queue>,
     cond: Condvar,
-    /// Remote senders alive: while any is, an idle scheduler with blocked tasklets waits
-    /// for them instead of reporting a deadlock.
-    pub(crate) senders: AtomicUsize,
 }
 
 #[allow(
@@ -112,11 +108,6 @@ impl RemoteHub {
 
     pub(crate) fn unregister(&self, id: u64) {
         self.targets.borrow_mut().remove(&id);
-    }
-
-    /// Whether remote senders are alive.
-    pub(crate) fn has_senders(&self) -> bool {
-        self.inner.senders.load(Ordering::Acquire) > 0
     }
 
     /// Applies posted notices. Returns true if any arrived.

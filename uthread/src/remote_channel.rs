@@ -68,7 +68,6 @@ impl<T: Send + 'static> fmt::Debug for RemoteSender<T> {
 impl<T: Send + 'static> Clone for RemoteSender<T> {
     fn clone(&self) -> Self {
         self.buffer.senders.fetch_add(1, Ordering::AcqRel);
-        self.buffer.hub.senders.fetch_add(1, Ordering::AcqRel);
         RemoteSender {
             buffer: self.buffer.clone(),
         }
@@ -78,7 +77,6 @@ impl<T: Send + 'static> Clone for RemoteSender<T> {
 impl<T: Send + 'static> Drop for RemoteSender<T> {
     fn drop(&mut self) {
         let last = self.buffer.senders.fetch_sub(1, Ordering::AcqRel) == 1;
-        self.buffer.hub.senders.fetch_sub(1, Ordering::AcqRel);
         // Wake the scheduler so a waiting receiver sees the channel closed (and an idle
         // scheduler re-checks whether anything can still wake it).
         if last {
@@ -184,7 +182,6 @@ pub(crate) fn remote_channel<T: Send + 'static>(
         hub: hub.clone(),
         target,
     });
-    hub.senders.fetch_add(1, Ordering::AcqRel);
     let local = Rc::new(Local {
         id: ObjectId::next(),
         buffer: buffer.clone(),
@@ -251,7 +248,10 @@ impl<T: Send + 'static> RemoteReceiver<T> {
                 id: self.local.id,
                 name: None,
             });
-            match wait_for(&shared, &self.local, waiters, (), on, deadline) {
+            shared.st.borrow_mut().external_wakers += 1;
+            let waited = wait_for(&shared, &self.local, waiters, (), on, deadline);
+            shared.st.borrow_mut().external_wakers -= 1;
+            match waited {
                 // Notified: look again (another receiver of this thread may have won).
                 Ok(((), wake)) => settle_after_switch(&shared, wake),
                 Err((error, ())) => return Err(error.into()),
@@ -287,6 +287,10 @@ impl<T: Send + 'static, R, F: FnOnce(T) -> R> Arm<R> for RemoteArm<'_, T, F> {
     }
 
     fn register(&mut self, me: &TaskletRef) -> WaitRef {
+        // Counted as an outside waker while registered (see `collect`).
+        if let Some(shared) = self.receiver.shared.upgrade() {
+            shared.st.borrow_mut().external_wakers += 1;
+        }
         let key = self
             .receiver
             .local
@@ -304,7 +308,11 @@ impl<T: Send + 'static, R, F: FnOnce(T) -> R> Arm<R> for RemoteArm<'_, T, F> {
         let Some(key) = self.key.take() else {
             return Collected::NotFired;
         };
-        match self.receiver.local.waiters.borrow_mut().take(key) {
+        if let Some(shared) = self.receiver.shared.upgrade() {
+            shared.st.borrow_mut().external_wakers -= 1;
+        }
+        let taken = self.receiver.local.waiters.borrow_mut().take(key);
+        match taken {
             Some(Slot::Done(())) => match self.try_now() {
                 Some(result) => Collected::Fired(result),
                 None => Collected::Retry,

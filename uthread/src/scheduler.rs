@@ -10,7 +10,7 @@ use crate::shared::{self, Config, Enter, PumpExit, PumpLimits, Shared, State};
 use crate::spawn::{spawn_in, Builder, JoinHandle};
 use crate::sys::fiber;
 use crate::sys::overflow;
-use crate::sys::stack::StackPoolStats;
+use crate::sys::stack::{StackPoolStats, StackStrategy};
 use crate::tasklet::{BlockedOn, TaskletState};
 
 use crate::time::{Clock, ClockKind};
@@ -132,6 +132,7 @@ impl Default for SchedulerBuilder {
         SchedulerBuilder {
             config: Config {
                 stack_size: DEFAULT_STACK_SIZE,
+                stack_strategy: StackStrategy::from_env().unwrap_or_default(),
                 max_idle_stacks: usize::MAX,
                 timing: false,
             },
@@ -144,6 +145,20 @@ impl SchedulerBuilder {
     /// Default stack size for its tasklets (a spawn may override it).
     pub fn stack_size(mut self, bytes: usize) -> SchedulerBuilder {
         self.config.stack_size = bytes;
+        self
+    }
+
+    /// Default stack strategy for its tasklets (a spawn may override it with
+    /// [`Builder::stack_strategy`]): a dedicated stack each (the default), or stack
+    /// copying on shared stacks, bounded by memory rather than by kernel mappings. The
+    /// stack size means the same in both: how deep a tasklet may go before the guard page
+    /// stops it (copying tasklets of one size share one stack of that size).
+    ///
+    /// Without this call the builder follows the `UTHREAD_STACK_STRATEGY` environment
+    /// variable (`dedicated` or `copying`) when it is set, so a whole test suite can be
+    /// run in either mode.
+    pub fn stack_strategy(mut self, strategy: StackStrategy) -> SchedulerBuilder {
+        self.config.stack_strategy = strategy;
         self
     }
 
@@ -319,7 +334,7 @@ impl Scheduler {
                 }
             }
             PumpExit::WaitingForTick => RunOutcome::Idle {
-                next_deadline: self.shared.st.borrow().timers.next_deadline(),
+                next_deadline: self.shared.st.borrow_mut().next_live_deadline(),
             },
             PumpExit::BudgetSpent => RunOutcome::BudgetSpent,
             PumpExit::Interrupted { key, removed } => RunOutcome::Interrupted {
@@ -466,8 +481,8 @@ impl Scheduler {
         self.shared.st.borrow().pool.stats()
     }
 
-    /// Maps `count` stacks of the default size now, so the next `count` spawns make no
-    /// system call.
+    /// Maps `count` dedicated stacks of the default size now, so the next `count`
+    /// dedicated spawns make no system call. (Copying tasklets need no reservation.)
     ///
     /// # Errors
     ///
@@ -478,7 +493,7 @@ impl Scheduler {
         st.pool.reserve(size, count)
     }
 
-    /// Unmaps every idle stack in the pool.
+    /// Unmaps every idle stack in the pool (and every shared stack no tasklet uses).
     pub fn trim_stacks(&self) {
         self.shared.st.borrow_mut().pool.trim();
     }
@@ -498,9 +513,32 @@ impl Scheduler {
         crate::remote_channel::remote_channel(&self.shared)
     }
 
-    /// Kills every tasklet (unwinding each), as dropping the scheduler does.
+    /// Kills every tasklet (unwinding each), as dropping the scheduler does. Called by one
+    /// of its tasklets, it kills every other tasklet first and then the caller itself.
     pub fn kill_all(&self) {
+        if fiber::in_fiber() {
+            kill_all_from_a_tasklet(&self.shared);
+            return;
+        }
         teardown(&self.shared);
+    }
+}
+
+/// `kill_all` from inside a tasklet, where the teardown pump cannot run: kill each other
+/// tasklet (each unwinds before its kill returns), then the caller (which unwinds at
+/// once). Unlike a drop, this leaves the scheduler open for new tasklets.
+fn kill_all_from_a_tasklet(shared: &Rc<Shared>) {
+    let (current, main, keys) = {
+        let st = shared.st.borrow();
+        let keys: Vec<_> = st.tasklets.keys().collect();
+        (st.current, st.main, keys)
+    };
+    let handle = |key| Tasklet::from_parts(Rc::downgrade(shared), key);
+    for key in keys.into_iter().filter(|&k| k != main && k != current) {
+        let _ = handle(key).kill();
+    }
+    if current != main {
+        let _ = handle(current).kill();
     }
 }
 

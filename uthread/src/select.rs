@@ -227,7 +227,13 @@ impl<'a, R: 'a> Select<'a, R> {
             }
             if let Some(result) = fired {
                 settle_after_switch(&shared, wake);
-                return result;
+                // An arm whose source was closed while we waited does not end the select
+                // (as a remote receiver's does not): the next round skips it, and fails
+                // with `Closed` only once every arm is closed.
+                if !matches!(result, Err(ChannelError::Closed)) {
+                    return result;
+                }
+                continue;
             }
             match wake {
                 Wake::Timer => return Ok(self.fire_timeout()),

@@ -90,6 +90,16 @@ impl Waits {
         }
     }
 
+    /// Whether dropping these refs may drop a primitive (and run user destructors),
+    /// which must wait until the scheduler is not borrowed.
+    fn holds_last_ref(&self) -> bool {
+        match self {
+            Waits::None => false,
+            Waits::One(w) => Rc::strong_count(&w.target) == 1,
+            Waits::Many(v) => v.iter().any(|w| Rc::strong_count(&w.target) == 1),
+        }
+    }
+
     fn cancel_all(&self) {
         match self {
             Waits::None => {}
@@ -127,6 +137,12 @@ pub(crate) struct Record {
     pub(crate) wake: Option<Wake>,
     /// Sticky: once killed, every later blocking call unwinds again.
     pub(crate) kill_requested: bool,
+    /// A kill started unwinding its stack, or it suspended while a panic was unwinding.
+    /// With `std::thread::panicking()` this tells its own destructors (which must not be
+    /// unwound twice) apart from the other stacks on the thread that the panic count also
+    /// covers (a main context dropping the scheduler while it panics, a tasklet suspended
+    /// half-way through a panic).
+    pub(crate) unwinding: bool,
     /// Bumped each time it enters the run queue; stale queue entries are skipped.
     pub(crate) ticket: u32,
     /// Bumped each time it blocks; stale timer and be_nice entries are skipped.
@@ -152,6 +168,7 @@ impl Record {
             waits: Waits::None,
             wake: None,
             kill_requested: false,
+            unwinding: false,
             ticket: 0,
             block_seq: 0,
             timer_armed: false,
@@ -169,6 +186,8 @@ impl Record {
 #[derive(Clone, Debug)]
 pub(crate) struct Config {
     pub(crate) stack_size: usize,
+    /// Default stack strategy for its tasklets (a spawn may override it).
+    pub(crate) stack_strategy: crate::sys::stack::StackStrategy,
     pub(crate) max_idle_stacks: usize,
     /// Measure every slice (per-tasklet run time, longest slice, slice hook).
     pub(crate) timing: bool,
@@ -218,6 +237,7 @@ pub(crate) enum PumpExit {
 #[derive(Debug, Default)]
 pub(crate) struct PumpStats {
     pub(crate) resumes: u64,
+    /// When the pump call started; read only under a time budget, so only set then.
     pub(crate) started: Option<Instant>,
     pub(crate) longest: Option<(Key, Duration)>,
 }
@@ -252,8 +272,8 @@ pub(crate) struct State {
     pub(crate) garbage: Vec<Garbage>,
     pub(crate) watch: Watch,
     pub(crate) pump: PumpStats,
-    /// Things outside the scheduler that may still wake a tasklet (remote senders,
-    /// futures in flight); while nonzero, an empty run queue is not a deadlock.
+    /// Waits on things another thread may end (futures, remote receivers); while nonzero,
+    /// an empty run queue is not a deadlock.
     pub(crate) external_wakers: usize,
     /// Tasklets alive, main excluded.
     pub(crate) alive: usize,
@@ -301,6 +321,7 @@ thread_local! {
 }
 
 /// The scheduler uthread calls on this thread go to.
+#[inline]
 pub(crate) fn current_shared() -> Option<Rc<Shared>> {
     CURRENT.with(|c| c.borrow().clone())
 }
@@ -464,7 +485,10 @@ impl State {
         if rec.state != TaskletState::Blocked {
             return false;
         }
-        rec.blocked_on = None;
+        // Woken from be_nice by a kill or throw: leave the tick's list, so that nobody
+        // counts it as waiting (an idle manual clock would report a tick is needed).
+        // `wake_nice` empties the list before it wakes, so this costs it nothing.
+        let in_nice_list = matches!(rec.blocked_on.take(), Some(BlockedOn::NextTick));
         if rec.timer_armed {
             rec.timer_armed = false;
             self.timers.note_stale();
@@ -480,10 +504,14 @@ impl State {
         }
         let waits = std::mem::take(&mut rec.waits);
         waits.cancel_all();
-        if !matches!(waits, Waits::None) {
+        if waits.holds_last_ref() {
             self.garbage.push(waits);
         }
+        // Otherwise dropping `waits` here only decrements reference counts.
         self.enqueue(key, front);
+        if in_nice_list {
+            self.nice.retain(|&(k, _)| k != key);
+        }
         true
     }
 
@@ -523,6 +551,18 @@ impl State {
         }
     }
 
+    /// The earliest deadline of a timer that can still fire (stale entries of tasklets
+    /// woken early are dropped from the top of the heap first).
+    pub(crate) fn next_live_deadline(&mut self) -> Option<Duration> {
+        let tasklets = &self.tasklets;
+        self.timers.drop_stale_front(|key, seq| {
+            tasklets.get(key).is_some_and(|r| {
+                r.state == TaskletState::Blocked && r.block_seq == seq && r.timer_armed
+            })
+        });
+        self.timers.next_deadline()
+    }
+
     /// Drops stale timer entries when they dominate the heap.
     pub(crate) fn compact_timers(&mut self) {
         let tasklets = &self.tasklets;
@@ -535,6 +575,10 @@ impl State {
 
     /// Tasklets blocked right now with what they wait on (for deadlock reports).
     pub(crate) fn blocked_list(&self) -> Vec<(Key, Option<Rc<str>>, BlockedOn)> {
+        // Only the main context left, and not blocked (every run that finishes): no scan.
+        if self.tasklets.len() == 1 && self.tasklets[self.main].state != TaskletState::Blocked {
+            return Vec::new();
+        }
         self.tasklets
             .iter()
             .filter(|(_, r)| r.state == TaskletState::Blocked)
@@ -548,6 +592,19 @@ impl State {
             .collect()
     }
 
+    /// A kill or throw waiting for the current tasklet (see
+    /// [`pending_interrupt`](crate::wait::pending_interrupt)).
+    #[inline]
+    pub(crate) fn take_interrupt(&mut self) -> Option<Wake> {
+        let cur = self.current;
+        let rec = &mut self.tasklets[cur];
+        if rec.kill_requested {
+            return Some(Wake::Kill);
+        }
+        rec.wake.take()
+    }
+
+    #[inline]
     pub(crate) fn is_current_main(&self) -> bool {
         self.current == self.main
     }
@@ -556,25 +613,43 @@ impl State {
 impl Shared {
     /// Suspends the caller after it arranged where it goes (queue, wait list, paused).
     /// Returns why it was resumed. Kill requests become `Wake::Kill` here.
+    ///
+    /// Inlined so that a tasklet suspends from its caller's frame: every frame between
+    /// the blocking call and the suspend is a return the CPU mispredicts on resume.
+    #[inline(always)]
     pub(crate) fn switch_out(self: &Rc<Self>) -> Wake {
         let is_main = self.st.borrow().is_current_main();
         if is_main {
             self.switch_out_main()
         } else {
+            if std::thread::panicking() {
+                // Most likely suspending in a destructor of its own unwind: a kill must not
+                // unwind it a second time (a panic out of a destructor aborts). Checked
+                // only here, off the fast path, as the panic count is the whole thread's.
+                let mut st = self.st.borrow_mut();
+                let cur = st.current;
+                st.tasklets[cur].unwinding = true;
+            }
             let suspended = fiber::suspend();
             debug_assert!(suspended, "a tasklet is current but no fiber is running");
         }
+        self.take_wake()
+    }
+
+    /// The wake reason of the tasklet that was just resumed (the caller).
+    fn take_wake(&self) -> Wake {
         let mut st = self.st.borrow_mut();
         let key = st.current;
         let rec = &mut st.tasklets[key];
         let wake = rec.wake.take().unwrap_or(Wake::Signaled);
-        if rec.kill_requested && !std::thread::panicking() {
+        if rec.kill_requested && !(rec.unwinding && std::thread::panicking()) {
             return Wake::Kill;
         }
         wake
     }
 
     /// The main context's way to block: run the pump until main is resumed.
+    #[inline(never)]
     fn switch_out_main(self: &Rc<Self>) {
         let nested = {
             let st = self.st.borrow();
@@ -607,24 +682,20 @@ impl Shared {
         {
             let mut st = self.st.borrow_mut();
             st.pumping = true;
+            // Only a time budget reads the clock: a clock read costs more than a switch.
+            let started = matches!(limits.budget, Budget::Time(_)).then(Instant::now);
             st.pump = PumpStats {
-                started: Some(Instant::now()),
+                started,
                 ..PumpStats::default()
             };
             st.watch = Watch::default();
             if let (Budget::Time(d), true, false) = (limits.budget, limits.hard, limits.per_slice) {
-                st.watch.hard_deadline = Some(Instant::now() + d);
+                st.watch.hard_deadline = started.map(|t0| t0 + d);
             }
         }
-        let exit = self.pump_loop(limits);
-        let garbage = {
-            let mut st = self.st.borrow_mut();
-            st.pumping = false;
-            st.watch = Watch::default();
-            std::mem::take(&mut st.garbage)
-        };
-        drop(garbage);
-        exit
+        // Ends the pump even if a hook (user code) panics through it.
+        let _stop = StopPump(self);
+        self.pump_loop(limits)
     }
 
     fn pump_loop(self: &Rc<Self>, limits: PumpLimits) -> PumpExit {
@@ -632,13 +703,18 @@ impl Shared {
             let st = self.st.borrow();
             st.config.timing || matches!(limits.budget, Budget::Time(_))
         };
+        // Dropped garbage leaves its (empty) allocation here for the next batch.
+        let mut spare: Vec<Garbage> = Vec::new();
         loop {
-            let key = {
+            // One borrow per slice: pick the next tasklet and take its fiber out.
+            let (key, fiber, starting) = {
                 let mut st = self.st.borrow_mut();
                 if !st.garbage.is_empty() {
-                    let garbage = std::mem::take(&mut st.garbage);
+                    let mut garbage =
+                        std::mem::replace(&mut st.garbage, std::mem::take(&mut spare));
                     drop(st);
-                    drop(garbage);
+                    garbage.clear();
+                    spare = garbage;
                     continue;
                 }
                 if let Some(exit) = budget_exit(&st, &limits) {
@@ -655,7 +731,21 @@ impl Shared {
                         st.tasklets[key].state = TaskletState::Running;
                         continue;
                     }
-                    Some(key) => key,
+                    Some(key) => {
+                        st.current = key;
+                        let rec = &mut st.tasklets[key];
+                        rec.state = TaskletState::Running;
+                        let starting = !rec.started;
+                        rec.started = true;
+                        let fiber = rec.fiber.take().expect("a queued tasklet has a fiber");
+                        // Start fetching the next tasklet's saved frames (stack copying)
+                        // while this one runs.
+                        let next = st.queue.front().and_then(|&(k, _)| st.tasklets.get(k));
+                        if let Some(next_fiber) = next.and_then(|r| r.fiber.as_ref()) {
+                            next_fiber.prefetch();
+                        }
+                        (key, fiber, starting)
+                    }
                     None => {
                         drop(st);
                         match self.idle(limits) {
@@ -665,24 +755,29 @@ impl Shared {
                     }
                 }
             };
-            if let Some(exit) = self.run_slice(key, timing, &limits) {
+            if let Some(exit) = self.run_slice(key, fiber, starting, timing, &limits) {
                 return exit;
             }
         }
     }
 
     /// The run queue is empty: start a tick, wait for time or remote wakes, or stop.
-    fn idle(self: &Rc<Self>, _limits: PumpLimits) -> Option<PumpExit> {
+    fn idle(self: &Rc<Self>, limits: PumpLimits) -> Option<PumpExit> {
         // Remote messages and future wakes first: they may make tasklets runnable.
         if self.remote.drain_into(self) {
             return None;
         }
         let mut st = self.st.borrow_mut();
         if st.clock.is_manual() {
+            // The owner drives this clock (a frame driver): never block its thread, except
+            // for the main context, which asked to block until it is woken.
             if st.timers.live() > 0 || !st.nice.is_empty() {
                 return Some(PumpExit::WaitingForTick);
             }
-            if self.may_be_woken_remotely(&st) {
+            if st.external_wakers > 0 {
+                if !limits.until_main {
+                    return Some(PumpExit::WaitingForTick);
+                }
                 drop(st);
                 self.remote.wait(None);
                 return None;
@@ -715,25 +810,23 @@ impl Shared {
         Some(PumpExit::Drained)
     }
 
-    /// Whether blocked tasklets may still be woken from another thread (futures in
-    /// flight, remote senders alive), so that an idle pump should wait for it.
+    /// Whether a tasklet (or main) waits on something another thread will wake: a future
+    /// or a remote receiver. Only then does an idle pump wait for the hub.
     fn may_be_woken_remotely(&self, st: &State) -> bool {
-        let someone_blocked = st.alive > 0 || st.tasklets[st.main].state == TaskletState::Blocked;
-        someone_blocked && (st.external_wakers > 0 || self.remote.has_senders())
+        st.external_wakers > 0
     }
 
-    /// Resumes one tasklet for one slice.
-    fn run_slice(self: &Rc<Self>, key: Key, timing: bool, limits: &PumpLimits) -> Option<PumpExit> {
-        let (mut fiber, starting) = {
-            let mut st = self.st.borrow_mut();
-            st.current = key;
-            let rec = &mut st.tasklets[key];
-            rec.state = TaskletState::Running;
-            let starting = !rec.started;
-            rec.started = true;
-            let fiber = rec.fiber.take().expect("a queued tasklet has a fiber");
-            (fiber, starting)
-        };
+    /// Resumes one tasklet for one slice (`pump_loop` made it current and took its
+    /// fiber out of its record).
+    #[inline]
+    fn run_slice(
+        self: &Rc<Self>,
+        key: Key,
+        mut fiber: Fiber,
+        starting: bool,
+        timing: bool,
+        limits: &PumpLimits,
+    ) -> Option<PumpExit> {
         self.hooks_on_switch(key, starting);
         let started_at = if timing { Some(Instant::now()) } else { None };
         if let (Some(t0), Budget::Time(d), true, true) =
@@ -752,16 +845,13 @@ impl Shared {
                 st.pump.longest = Some((key, d));
             }
         }
-        {
-            let rec = &mut st.tasklets[key];
-            rec.switches += 1;
-            if let Some(d) = elapsed {
-                rec.run_time += d;
-            }
+        let rec = &mut st.tasklets[key];
+        rec.switches += 1;
+        if let Some(d) = elapsed {
+            rec.run_time += d;
         }
-        let result = match exit {
+        match exit {
             None => {
-                let rec = &mut st.tasklets[key];
                 rec.fiber = Some(fiber);
                 if rec.state == TaskletState::Running {
                     // Suspended without saying where to (cannot happen through the API).
@@ -769,7 +859,9 @@ impl Shared {
                 }
                 let interrupted = st.watch.interrupted.take();
                 drop(st);
-                self.hooks_after_slice(key, started_at, elapsed, false);
+                if timing {
+                    self.hooks_after_slice(key, started_at, elapsed, false);
+                }
                 if let Some(k) = interrupted {
                     return Some(PumpExit::Interrupted {
                         key: k,
@@ -791,7 +883,9 @@ impl Shared {
             Some(how) => {
                 drop(st);
                 self.finish(key, fiber, how);
-                self.hooks_after_slice(key, started_at, elapsed, true);
+                if timing {
+                    self.hooks_after_slice(key, started_at, elapsed, true);
+                }
                 let mut st = self.st.borrow_mut();
                 if let Some(failure) = st.failures.pop_front() {
                     drop(st);
@@ -799,8 +893,7 @@ impl Shared {
                 }
                 None
             }
-        };
-        result
+        }
     }
 
     /// Routes a failure to the error handler, or out of the pump.
@@ -891,6 +984,26 @@ impl Shared {
             obs.exited(&exit);
         }
         drop(record);
+    }
+}
+
+/// Marks the pump as stopped and drops its garbage when a pump call ends, by return or
+/// by a panic from a hook.
+struct StopPump<'a>(&'a Rc<Shared>);
+
+impl Drop for StopPump<'_> {
+    fn drop(&mut self) {
+        let garbage = {
+            let Ok(mut st) = self.0.st.try_borrow_mut() else {
+                return;
+            };
+            st.pumping = false;
+            st.watch = Watch::default();
+            let main = st.main;
+            st.current = main;
+            std::mem::take(&mut st.garbage)
+        };
+        drop(garbage);
     }
 }
 

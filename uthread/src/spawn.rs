@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::error::{SpawnError, Thrown, WaitError};
 use crate::shared::{current_shared, Exit, ExitObserver, Shared, Wake};
 use crate::sys::fiber::Fiber;
+use crate::sys::stack::StackStrategy;
 use crate::tasklet::{settle_after_switch, BlockedOn, TaskletState};
 use crate::time::deadline_in;
 use crate::wait::{block_on, interrupted, pending_interrupt, Cancel, Slot, WaitKey, WaitList};
@@ -36,6 +37,7 @@ pub(crate) struct UncaughtThrow(pub(crate) Thrown);
 pub struct Builder {
     name: Option<String>,
     stack_size: Option<usize>,
+    stack_strategy: Option<StackStrategy>,
     paused: bool,
     atomic: Option<bool>,
 }
@@ -55,6 +57,14 @@ impl Builder {
     /// Usable stack size in bytes (rounded up to pages; at least 16 KiB).
     pub fn stack_size(mut self, bytes: usize) -> Builder {
         self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Where its stack lives while it is suspended (otherwise the scheduler's strategy):
+    /// a dedicated stack for a deep or hot tasklet, stack copying for one of many. See
+    /// [`StackStrategy`].
+    pub fn stack_strategy(mut self, strategy: StackStrategy) -> Builder {
+        self.stack_strategy = Some(strategy);
         self
     }
 
@@ -129,14 +139,15 @@ where
             return Err(SpawnError::NoScheduler);
         }
         let size = options.stack_size.unwrap_or(st.config.stack_size);
-        let mut stack = st.pool.take(size)?;
+        let strategy = options.stack_strategy.unwrap_or(st.config.stack_strategy);
+        let mut stack = st.pool.take(size, strategy)?;
         let atomic = options.atomic.unwrap_or_else(|| {
             let cur = st.current;
             st.tasklets[cur].atomic
         });
         let usable = stack.usable_size();
         let key = st.insert_record(name.clone(), TaskletState::Paused, usable, atomic);
-        stack.set_owner(key.id().0, name.as_deref().unwrap_or(""));
+        stack.set_owner(key.id().0, name.as_ref());
         let result = join.clone();
         let body = move || {
             start_check();

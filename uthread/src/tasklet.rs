@@ -142,7 +142,24 @@ impl fmt::Display for Tasklet {
 
 /// Unwinds the calling tasklet because it is being killed.
 pub(crate) fn unwind_kill() -> ! {
+    if let Some(shared) = current_shared() {
+        let mut st = shared.st.borrow_mut();
+        let cur = st.current;
+        st.tasklets[cur].unwinding = true;
+    }
     std::panic::resume_unwind(Box::new(TaskletExit))
+}
+
+/// Whether the calling tasklet is running destructors of its own unwind (a kill, or a
+/// panic it suspended in), so that a kill must refuse its blocking call rather than unwind
+/// it again. The thread's panic count alone cannot tell: other stacks on the thread may be
+/// panicking.
+pub(crate) fn unwinding_from_kill() -> bool {
+    std::thread::panicking()
+        && current_shared().is_some_and(|shared| {
+            let st = shared.st.borrow();
+            st.tasklets.get(st.current).is_some_and(|r| r.unwinding)
+        })
 }
 
 /// After a switch that was not a blocking wait (kill, run, switch, a channel handing
@@ -548,10 +565,12 @@ pub fn run_count() -> usize {
 pub fn schedule() -> Result<(), WaitError> {
     let shared = current_shared().ok_or(WaitError::NoScheduler)?;
     {
-        if let Some(wake) = crate::wait::pending_interrupt(&shared) {
+        // One borrow for the interrupt check and the enqueue (this is the hot path).
+        let mut st = shared.st.borrow_mut();
+        if let Some(wake) = st.take_interrupt() {
+            drop(st);
             return wake_result(wake);
         }
-        let mut st = shared.st.borrow_mut();
         let cur = st.current;
         // No shortcut when nothing else is queued: the pump must see the switch to count
         // it against the run's budget (a lone `loop { schedule() }` would never return).

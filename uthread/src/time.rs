@@ -114,6 +114,18 @@ impl Timers {
         self.stale = self.stale.saturating_sub(1);
     }
 
+    /// Drops stale entries from the top of the heap, so that [`Timers::next_deadline`]
+    /// names a timer that can still fire.
+    pub(crate) fn drop_stale_front(&mut self, is_live: impl Fn(Key, u32) -> bool) {
+        while let Some(Reverse((_, _, key, seq))) = self.heap.peek() {
+            if is_live(*key, *seq) {
+                break;
+            }
+            self.heap.pop();
+            self.popped_stale();
+        }
+    }
+
     /// Rebuilds the heap without stale entries when they dominate it.
     pub(crate) fn compact_if_needed(&mut self, is_live: impl Fn(Key, u32) -> bool) {
         if self.heap.len() > 1024 && self.stale > self.heap.len() / 2 {

@@ -216,12 +216,16 @@ pub(crate) fn block_on<O, P, R>(
 where
     O: Cancel + 'static,
 {
-    if let Some(wake) = pending_interrupt(shared) {
-        return (wake, Slot::Cancelled(offer));
-    }
+    let current = {
+        let mut st = shared.st.borrow_mut();
+        if let Some(wake) = st.take_interrupt() {
+            return (wake, Slot::Cancelled(offer));
+        }
+        st.current
+    };
     let me = TaskletRef {
         shared: Rc::downgrade(shared),
-        key: shared.st.borrow().current,
+        key: current,
     };
     let key = list(obj).push(me, offer);
     {
@@ -244,20 +248,14 @@ where
 /// refused with `Wake::Kill` (which [`interrupted`] turns into `Killed`, not a second
 /// unwind).
 pub(crate) fn pending_interrupt(shared: &Rc<Shared>) -> Option<Wake> {
-    let mut st = shared.st.borrow_mut();
-    let cur = st.current;
-    let rec = &mut st.tasklets[cur];
-    if rec.kill_requested {
-        return Some(Wake::Kill);
-    }
-    rec.wake.take()
+    shared.st.borrow_mut().take_interrupt()
 }
 
 /// The error for a wake that interrupted a blocking call; a kill unwinds instead (unless
 /// the caller is already unwinding, when it is refused with `Killed`).
 pub(crate) fn interrupted(wake: Wake) -> WaitError {
     match wake {
-        Wake::Kill if !std::thread::panicking() => crate::tasklet::unwind_kill(),
+        Wake::Kill if !crate::tasklet::unwinding_from_kill() => crate::tasklet::unwind_kill(),
         other => other.into_wait_error(),
     }
 }

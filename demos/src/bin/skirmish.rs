@@ -1,4 +1,270 @@
-//! The EVE-style fleet skirmish (in progress; see issue 5).
-fn main() {
-    println!("skirmish: not built yet");
+//! The fleet skirmish, the main demo (`cargo run --release`).
+//!
+//! It shows entity behaviour written as plain scripts: every ship is an entity whose
+//! behaviour is a tasklet ("approach the nearest hostile, lock it, orbit at weapon range
+//! and fire on every cycle; retreat and repair when badly damaged; warp out when the
+//! fleet cannot win"; see `demos/src/skirmish/behaviour.rs`), while ECS systems do
+//! movement, sensors and weapons, and the engine's frame driver resumes the tasklets
+//! every frame within a budget. The battle comes from a scenario file in `assets/`.
+//!
+//! ```sh
+//! cargo run --release                                   # the default scenario
+//! cargo run --release --bin skirmish -- --render battle.gif
+//! cargo run --release --bin skirmish -- --ships 2000 --budget-ms 4
+//! cargo run --release --bin skirmish -- --budget-resumes 500 --json   # deterministic
+//! ```
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use demos::render::{GifRenderer, RenderOptions};
+use demos::scenario::Scenario;
+use demos::skirmish::{percentile, Picture, Skirmish};
+use engine::Budget;
+
+/// Two fleets fight it out; every ship is a tasklet running a plain script.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+struct Args {
+    /// The scenario file (RON; the format is in assets/README.md).
+    #[arg(long, default_value_os_t = default_scenario())]
+    scenario: PathBuf,
+    /// Most frames to run (default: the scenario's); the battle also ends two game
+    /// seconds after one side is gone.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    frames: Option<u32>,
+    /// Seed of the battle (default: the scenario's).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Scale both fleets to this many ships each, keeping their mix of classes.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    ships: Option<u32>,
+    /// Wall time each frame may spend resuming tasklets, milliseconds; tasklets left over
+    /// run first next frame.
+    #[arg(long, default_value_t = 4.0, conflicts_with = "budget_resumes")]
+    budget_ms: f64,
+    /// Resumes each frame may make instead of a time budget: deterministic (same seed,
+    /// same battle, same world hash).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    budget_resumes: Option<u64>,
+    /// Print a progress line every this many frames (0: none).
+    #[arg(long, default_value_t = 200)]
+    progress: u32,
+    /// End with one line of JSON (and print no progress lines).
+    #[arg(long)]
+    json: bool,
+    /// Write an animated GIF of the battle seen from above.
+    #[arg(long, value_name = "OUT.gif")]
+    render: Option<PathBuf>,
+    /// Width of the GIF in pixels.
+    #[arg(long, default_value_t = 640, value_parser = clap::value_parser!(u16).range(64..=4096))]
+    render_width: u16,
+    /// Write the engine's trace of the first frames (Chrome/Perfetto JSON; open it in
+    /// ui.perfetto.dev).
+    #[arg(long, value_name = "OUT.json")]
+    trace: Option<PathBuf>,
+    /// How many frames the trace covers.
+    #[arg(long, default_value_t = 300)]
+    trace_frames: usize,
+}
+
+/// `assets/skirmish.ron` under the working directory when it is there (as under
+/// `cargo run`), else the one in this source tree.
+fn default_scenario() -> PathBuf {
+    let local = Path::new("assets/skirmish.ron");
+    if local.exists() {
+        local.to_owned()
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/skirmish.ron")
+    }
+}
+
+/// Exit status for a scenario that cannot be used.
+const BAD_SCENARIO: u8 = 2;
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let scenario = match Scenario::load(&args.scenario) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("skirmish: {e}");
+            return ExitCode::from(BAD_SCENARIO);
+        }
+    };
+    match run(&args, scenario) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("skirmish: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args, mut scenario: Scenario) -> Result<(), String> {
+    if let Some(n) = args.ships {
+        scenario = scenario.with_ships_per_fleet(n);
+    }
+    if !(args.budget_ms.is_finite() && args.budget_ms > 0.0) {
+        return Err(format!(
+            "--budget-ms must be a positive number of milliseconds, not {}",
+            args.budget_ms
+        ));
+    }
+    let frames = args.frames.unwrap_or(scenario.frames) as usize;
+    let seed = args.seed.unwrap_or(scenario.seed);
+    let budget = match args.budget_resumes {
+        Some(n) => Budget::Resumes(n),
+        None => Budget::Time(Duration::from_secs_f64(args.budget_ms / 1000.0)),
+    };
+    let fleet_names: Vec<String> = scenario.fleets.iter().map(|f| f.name.clone()).collect();
+    let arena = (scenario.arena.width, scenario.arena.height);
+    let time_step = scenario.time_step;
+
+    let mut skirmish = Skirmish::new(scenario, seed, budget).map_err(|e| match e {
+        engine::SpawnError::Tasklet(_) => format!(
+            "{e}\nhint: every ship's tasklet has a guarded stack of its own, and Linux's \
+             vm.max_map_count (65530 by default) allows about 32,000 of them; for more \
+             ships run with UTHREAD_STACK_STRATEGY=copying"
+        ),
+        other => other.to_string(),
+    })?;
+    if !args.json {
+        let start: Vec<String> = fleet_names
+            .iter()
+            .zip(skirmish.ships_start())
+            .map(|(name, n)| format!("{name} {n}"))
+            .collect();
+        println!(
+            "{}: {} (seed {seed}, up to {frames} frames of {:.0} ms)",
+            skirmish.battle.scenario.name,
+            start.join(" vs "),
+            time_step * 1000.0
+        );
+    }
+    if args.trace.is_some() {
+        skirmish.driver.record_trace(args.trace_frames);
+    }
+
+    // The GIF shows about one frame in `every`, at four times game speed.
+    let mut gif = match &args.render {
+        Some(path) => {
+            let every = (frames / 400).max(2);
+            let delay = Duration::from_secs_f64(every as f64 * time_step / 4.0);
+            let file =
+                File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+            let options = RenderOptions {
+                width: args.render_width,
+                frame_delay: delay.max(Duration::from_millis(30)),
+                fleet_names: fleet_names.clone(),
+            };
+            let renderer = GifRenderer::new(BufWriter::new(file), arena, options)
+                .map_err(|e| e.to_string())?;
+            Some((renderer, every))
+        }
+        None => None,
+    };
+    let mut picture = Picture::new();
+
+    while skirmish.frames() < frames && !skirmish.is_over() {
+        skirmish.step();
+        picture.collect(&skirmish);
+        let frame = skirmish.frames();
+        if let Some((renderer, every)) = &mut gif {
+            if frame % *every == 1 {
+                renderer
+                    .add(&picture.snapshot(&skirmish))
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        if !args.json && args.progress > 0 && frame % args.progress as usize == 0 {
+            progress(&skirmish, &fleet_names, args.progress as usize);
+        }
+    }
+
+    if let Some((mut renderer, _)) = gif {
+        // Hold the last picture for a moment.
+        let last = picture.snapshot(&skirmish);
+        for _ in 0..10 {
+            renderer.add(&last).map_err(|e| e.to_string())?;
+        }
+        let frames_written = renderer.frames();
+        let mut out = renderer.finish().map_err(|e| e.to_string())?;
+        out.flush()
+            .map_err(|e| format!("cannot write the GIF: {e}"))?;
+        if !args.json {
+            let path = args
+                .render
+                .as_ref()
+                .map_or(String::new(), |p| p.display().to_string());
+            println!("wrote {path} ({frames_written} frames)");
+        }
+    }
+    if let Some(path) = &args.trace {
+        let file =
+            File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        skirmish
+            .driver
+            .trace()
+            .write_chrome_json(BufWriter::new(file))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        if !args.json {
+            println!(
+                "wrote {} ({} frames; open it in ui.perfetto.dev)",
+                path.display(),
+                skirmish.driver.trace().frames()
+            );
+        }
+    }
+
+    let summary = skirmish.summary();
+    if args.json {
+        println!("{}", summary.to_json());
+    } else {
+        println!("{summary}");
+        print_busiest_tasklets(&skirmish);
+    }
+    Ok(())
+}
+
+/// One line: frame, game time, ships per fleet, frame times over the last `window`.
+fn progress(skirmish: &Skirmish, fleets: &[String], window: usize) {
+    let times = skirmish.frame_times_ms();
+    let recent = &times[times.len().saturating_sub(window)..];
+    let alive: Vec<String> = fleets
+        .iter()
+        .zip(skirmish.on_field())
+        .map(|(name, n)| format!("{name} {n}"))
+        .collect();
+    let stats = skirmish.driver.stats();
+    println!(
+        "frame {:>6}  t={:>6.1}s  {}  frame p50 {:.3} ms p99 {:.3} ms  ({} resumed, {} deferred)",
+        skirmish.frames(),
+        skirmish.driver.now().as_secs_f64(),
+        alive.join("  "),
+        percentile(recent, 50.0),
+        percentile(recent, 99.0),
+        stats.resumed,
+        stats.deferred,
+    );
+}
+
+/// EVE's tasklet timers: the ships whose scripts ran longest.
+fn print_busiest_tasklets(skirmish: &Skirmish) {
+    let times = skirmish.driver.tasklet_times();
+    if times.is_empty() {
+        return;
+    }
+    println!("  busiest ship scripts still flying:");
+    for t in times.iter().take(3) {
+        println!(
+            "    {:<28} {:>8.3} ms over {:>6} resumes",
+            t.name,
+            t.run_time.as_secs_f64() * 1000.0,
+            t.switches
+        );
+    }
 }

@@ -9,7 +9,7 @@ use crate::error::WaitError;
 use crate::shared::{current_shared, Wake};
 use crate::tasklet::{settle_after_switch, BlockedOn};
 use crate::time::deadline_in;
-use crate::wait::{wait_for, Cancel, WaitKey, WaitList};
+use crate::wait::{interrupted, pending_interrupt, wait_for, Cancel, WaitKey, WaitList};
 use crate::{ObjectId, ObjectRef};
 
 struct State {
@@ -28,7 +28,15 @@ struct Inner {
 
 impl Cancel for Inner {
     fn cancel(&self, key: WaitKey) {
-        self.st.borrow_mut().waiters.cancel(key);
+        let mut st = self.st.borrow_mut();
+        let before = st.waiters.len();
+        st.waiters.cancel(key);
+        // A waiter taken off the queue (timeout, kill, throw) leaves the round now, not
+        // when it next runs: an arrival in between must not complete the round with it.
+        // Every waiting entry belongs to the current round (a new round serves them all).
+        if st.waiters.len() < before {
+            st.arrived = st.arrived.saturating_sub(1);
+        }
     }
 }
 
@@ -142,44 +150,33 @@ impl Barrier {
             }
             st.generation
         };
-        // Leaves the round on any way out but being released: error, or a kill's unwind.
-        let mut leaving = Leave {
-            barrier: self,
-            generation,
-            armed: true,
+        let Some(shared) = current_shared() else {
+            self.leave(generation);
+            return Err(WaitError::NoScheduler);
         };
-        let shared = current_shared().ok_or(WaitError::NoScheduler)?;
+        // A kill or throw already pending is delivered without queueing, so no cancel
+        // will take the caller out of the round: leave it here (before a kill unwinds).
+        if let Some(wake) = pending_interrupt(&shared) {
+            self.leave(generation);
+            return Err(interrupted(wake));
+        }
         let on = BlockedOn::Barrier(ObjectRef {
             id: self.inner.id,
             name: self.inner.name.clone(),
         });
+        // From here every way out but being released (timeout, throw, kill, deadlock)
+        // goes through `Cancel::cancel`, which takes the caller out of the round.
         let ((), wake) = wait_for(&shared, &self.inner, waiters, generation, on, deadline)
             .map_err(|(e, _)| e)?;
-        leaving.armed = false;
         settle_after_switch(&shared, wake);
         Ok(BarrierWaitResult { is_leader: false })
     }
 
-    /// A waiter of `generation` gave up: it no longer counts as arrived.
+    /// A waiter of `generation` gave up before queueing: it no longer counts as arrived.
     fn leave(&self, generation: u64) {
         let mut st = self.inner.st.borrow_mut();
         if st.generation == generation && st.arrived > 0 {
             st.arrived -= 1;
-        }
-    }
-}
-
-/// Takes a waiter out of its round unless disarmed.
-struct Leave<'a> {
-    barrier: &'a Barrier,
-    generation: u64,
-    armed: bool,
-}
-
-impl Drop for Leave<'_> {
-    fn drop(&mut self) {
-        if self.armed {
-            self.barrier.leave(self.generation);
         }
     }
 }

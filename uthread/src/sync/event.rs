@@ -12,9 +12,14 @@ use crate::time::deadline_in;
 use crate::wait::{wait_for, Cancel, WaitKey, WaitList};
 use crate::{ObjectId, ObjectRef};
 
+/// What an event holds once set: a value, or an error for every waiter.
+type Outcome<T> = Result<T, Rc<Thrown>>;
+
 struct State<T> {
-    value: Option<Result<T, Rc<Thrown>>>,
-    waiters: WaitList<(), ()>,
+    value: Option<Outcome<T>>,
+    /// Each waiter is served its own copy of the outcome, so a `clear` before it runs
+    /// cannot take back a wake-up it was given.
+    waiters: WaitList<(), Outcome<T>>,
 }
 
 struct Inner<T> {
@@ -29,7 +34,7 @@ impl<T> Cancel for Inner<T> {
     }
 }
 
-fn waiters<T>(inner: &Inner<T>) -> RefMut<'_, WaitList<(), ()>> {
+fn waiters<T>(inner: &Inner<T>) -> RefMut<'_, WaitList<(), Outcome<T>>> {
     RefMut::map(inner.st.borrow_mut(), |s| &mut s.waiters)
 }
 
@@ -45,11 +50,12 @@ impl<T: Clone + 'static> Inner<T> {
         })
     }
 
-    fn set(&self, value: Result<T, Rc<Thrown>>) {
+    fn set(&self, value: Outcome<T>) {
         let woken = {
             let mut st = self.st.borrow_mut();
+            let woken = st.waiters.serve_all(|()| value.clone());
             st.value = Some(value);
-            st.waiters.serve_all(|()| ())
+            woken
         };
         for t in woken {
             t.wake(Wake::Signaled, false);
@@ -58,10 +64,7 @@ impl<T: Clone + 'static> Inner<T> {
 
     fn current(&self) -> Option<Result<T, WaitError>> {
         let st = self.st.borrow();
-        st.value.as_ref().map(|v| match v {
-            Ok(v) => Ok(v.clone()),
-            Err(t) => Err(WaitError::Thrown(Thrown::new(t.to_string()))),
-        })
+        st.value.clone().map(into_result)
     }
 
     fn wait(self: &Rc<Self>, deadline: Option<Duration>) -> Result<T, WaitError> {
@@ -74,13 +77,24 @@ impl<T: Clone + 'static> Inner<T> {
             name: self.name.clone(),
         });
         match wait_for(&shared, self, waiters, (), on, deadline) {
-            Ok(((), wake)) => {
+            Ok((outcome, wake)) => {
+                let result = into_result(outcome);
                 settle_after_switch(&shared, wake);
-                self.current().unwrap_or(Err(WaitError::Deadlock))
+                result
             }
             Err((error, ())) => Err(error),
         }
     }
+}
+
+fn into_result<T>(outcome: Outcome<T>) -> Result<T, WaitError> {
+    // Each waiter gets its own `Thrown` with the set error's message (not the shared
+    // `Thrown`'s own display, which would repeat the "thrown into" prefix).
+    outcome.map_err(|t| {
+        let message =
+            std::error::Error::source(&*t).map_or_else(|| t.to_string(), |e| e.to_string());
+        WaitError::Thrown(Thrown::new(message))
+    })
 }
 
 /// An event flag: `wait` blocks until it is `set`; `clear` resets it. Setting it wakes
@@ -249,6 +263,11 @@ impl<T: Clone + 'static> ValueEvent<T> {
     /// Whether a value (or error) is set.
     pub fn is_set(&self) -> bool {
         self.inner.st.borrow().value.is_some()
+    }
+
+    /// Tasklets waiting for the value.
+    pub fn waiting(&self) -> usize {
+        self.inner.st.borrow().waiters.len()
     }
 
     /// Waits for the value.

@@ -56,8 +56,9 @@ struct LockState {
     /// Recursion depth (always 1 for a plain lock while held).
     depth: u32,
     waiters: WaitList<(), ()>,
-    /// Game time when the current owner took it.
-    held_since: Duration,
+    /// Game time since when the current owner has kept others waiting (set when the
+    /// first waiter queues, so an uncontended acquire reads no clock).
+    contended_since: Option<Duration>,
 }
 
 pub(crate) struct LockCore {
@@ -109,7 +110,7 @@ impl LockCore {
                 owner: None,
                 depth: 0,
                 waiters: WaitList::default(),
-                held_since: Duration::ZERO,
+                contended_since: None,
             }),
         });
         REGISTRY.with(|r| {
@@ -147,14 +148,14 @@ impl LockCore {
             Some(owner) if !alive(&owner) && st.waiters.is_empty() => {
                 st.owner = Some(me.clone());
                 st.depth = 1;
-                st.held_since = crate::time::now();
+                st.contended_since = None;
                 Ok(true)
             }
             Some(_) => Ok(false),
             None => {
                 st.owner = Some(me.clone());
                 st.depth = 1;
-                st.held_since = crate::time::now();
+                st.contended_since = None;
                 Ok(true)
             }
         }
@@ -168,6 +169,12 @@ impl LockCore {
         if self.try_take(&me)? {
             preempt_check(&shared);
             return Ok(Wake::Signaled);
+        }
+        {
+            let mut st = self.st.borrow_mut();
+            if st.contended_since.is_none() {
+                st.contended_since = Some(crate::time::now());
+            }
         }
         match wait_for(
             &shared,
@@ -202,7 +209,7 @@ impl LockCore {
                 Some((next, ())) => {
                     st.owner = Some(next.clone());
                     st.depth = 1;
-                    st.held_since = crate::time::now();
+                    st.contended_since = (!st.waiters.is_empty()).then(crate::time::now);
                     Some(next)
                 }
                 None => {
@@ -218,9 +225,11 @@ impl LockCore {
         Ok(())
     }
 
-    fn release_by_caller(&self) -> Result<(), LockError> {
+    fn release_by_caller(self: &Rc<Self>) -> Result<(), LockError> {
         let shared = current_shared().ok_or(LockError::NotOwner)?;
-        self.release(Some(&me(&shared)))
+        self.release(Some(&me(&shared)))?;
+        HeldLocks::forget(self);
+        Ok(())
     }
 
     fn owner(&self) -> Option<Tasklet> {
@@ -248,14 +257,63 @@ impl LockCore {
     }
 }
 
+/// The locks a tasklet took without a guard (`acquire`), kept in its tasklet-local
+/// storage. If the tasklet ends still holding one, dropping its locals (when its record
+/// goes) hands each such lock on to the next waiter instead of leaving them stuck.
+struct HeldLocks {
+    owner: TaskletRef,
+    locks: Vec<Rc<LockCore>>,
+}
+
+impl HeldLocks {
+    /// Notes that the caller now holds `core` without a guard.
+    fn note(core: &Rc<LockCore>) {
+        let added = crate::local::with_mut(|held: &mut HeldLocks| held.locks.push(core.clone()));
+        if added.is_none() {
+            if let Some(shared) = current_shared() {
+                let held = HeldLocks {
+                    owner: me(&shared),
+                    locks: vec![core.clone()],
+                };
+                let _ = crate::local::set(held);
+            }
+        }
+    }
+
+    /// Forgets one guardless hold of `core` (it was released).
+    fn forget(core: &Rc<LockCore>) {
+        crate::local::with_mut(|held: &mut HeldLocks| {
+            if let Some(i) = held.locks.iter().rposition(|c| Rc::ptr_eq(c, core)) {
+                held.locks.remove(i);
+            }
+        });
+    }
+}
+
+impl Drop for HeldLocks {
+    fn drop(&mut self) {
+        for core in self.locks.drain(..) {
+            let still_owned = core
+                .st
+                .borrow()
+                .owner
+                .as_ref()
+                .is_some_and(|o| same(o, &self.owner));
+            if still_owned {
+                let _ = core.release(None);
+            }
+        }
+    }
+}
+
 /// A strict, non-reentrant lock. Acquiring it again while holding it, or releasing it
 /// without holding it, is an error ([`LockError`]), not a hang. Waiters are served in
 /// FIFO order and the lock is handed straight to the next one, so nobody barges in.
 ///
 /// Prefer [`Lock::lock`], whose guard releases on drop (also when the holder is killed
 /// and its stack unwinds). [`Lock::acquire`] and [`Lock::release`] are the Stackless-style
-/// pair; a tasklet that dies holding a lock that way leaves it abandoned, and the next
-/// acquirer takes it over.
+/// pair; a tasklet that ends (returns, panics or is killed) still holding a lock taken
+/// that way has it released for it, so waiters are never stuck behind a dead holder.
 ///
 /// # Examples
 ///
@@ -376,6 +434,7 @@ impl Lock {
     /// As [`Lock::lock`].
     pub fn acquire(&self) -> Result<(), LockError> {
         std::mem::forget(self.lock()?);
+        HeldLocks::note(&self.core);
         Ok(())
     }
 
@@ -386,6 +445,7 @@ impl Lock {
     /// As [`Lock::lock_timeout`].
     pub fn acquire_timeout(&self, timeout: Duration) -> Result<(), LockError> {
         std::mem::forget(self.lock_timeout(timeout)?);
+        HeldLocks::note(&self.core);
         Ok(())
     }
 
@@ -529,6 +589,7 @@ impl RLock {
     /// As [`RLock::lock`].
     pub fn acquire(&self) -> Result<(), LockError> {
         std::mem::forget(self.lock()?);
+        HeldLocks::note(&self.core);
         Ok(())
     }
 
@@ -559,6 +620,11 @@ impl RLock {
     pub fn owner(&self) -> Option<Tasklet> {
         self.core.owner()
     }
+
+    /// Tasklets waiting for it.
+    pub fn waiting(&self) -> usize {
+        self.core.st.borrow().waiters.len()
+    }
 }
 
 /// Holds one level of an [`RLock`]; releases it on drop.
@@ -588,7 +654,8 @@ pub struct LockReport {
     pub lock: ObjectRef,
     /// Who holds it.
     pub holder: Tasklet,
-    /// For how long (game time).
+    /// For how long (game time) the holder has kept others waiting: since the first of
+    /// the current waiters queued, or since it was handed the lock with waiters queued.
     pub held_for: Duration,
     /// Who waits for it, in order.
     pub waiters: Vec<Tasklet>,
@@ -647,7 +714,7 @@ pub fn lock_report(threshold: Duration) -> Vec<LockReport> {
         .filter_map(|core| {
             let st = core.st.borrow();
             let owner = st.owner.as_ref().filter(|o| alive(o))?;
-            let held_for = now.saturating_sub(st.held_since);
+            let held_for = now.saturating_sub(st.contended_since?);
             if st.waiters.is_empty() || held_for <= threshold {
                 return None;
             }

@@ -205,7 +205,9 @@ impl Semaphore {
 
     /// Takes a permit only if one is free now.
     pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
-        self.inner.try_acquire().then_some(SemaphorePermit {
+        // `then`, not `then_some`: a permit built eagerly and dropped on failure would
+        // release a permit nobody took.
+        self.inner.try_acquire().then(|| SemaphorePermit {
             semaphore: &self.inner,
         })
     }
@@ -277,6 +279,11 @@ impl BoundedSemaphore {
     /// Free permits now.
     pub fn available(&self) -> usize {
         self.semaphore.available()
+    }
+
+    /// Tasklets waiting for a permit.
+    pub fn waiting(&self) -> usize {
+        self.semaphore.waiting()
     }
 }
 

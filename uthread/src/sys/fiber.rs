@@ -1,10 +1,14 @@
-//! The coroutine wrapper: one corosensei coroutine per tasklet, and `suspend()` from any
-//! depth of the tasklet's call stack.
+//! The coroutine wrapper: one corosensei coroutine per tasklet, on a dedicated stack or a
+//! shared one (stack copying, see `copying.rs`), and `suspend()` from any depth of the
+//! tasklet's call stack.
 //!
 //! The scheduler never nests resumes: every fiber is resumed from the scheduler's pump
 //! loop on the thread's own stack and suspends straight back to it. While a fiber runs,
-//! a thread-local points at its `Yielder` (which lives on the fiber's own stack), so code
-//! deep inside the tasklet can suspend without threading a yielder through every call.
+//! a thread-local points at its `Yielder` (which lives near the base of the fiber's
+//! stack), so code deep inside the tasklet can suspend without threading a yielder
+//! through every call. On a shared stack the `Yielder` of every fiber sits at the same
+//! address, and a fiber's frames are copied back before it resumes, so the pointer that
+//! `suspend` restores after the switch is valid in both strategies.
 #![allow(
     unsafe_code,
     reason = "a thread-local pointer to the running coroutine's Yielder"
@@ -12,13 +16,15 @@
 
 use std::any::Any;
 use std::cell::Cell;
+use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 
+use super::copying::CopyingFiber;
 use super::overflow;
-use super::stack::{GuardedStack, StackHeader};
+use super::stack::{FiberStack, GuardedStack, StackHeader};
 
 /// How a fiber's body ended.
 pub(crate) enum FiberExit {
@@ -28,7 +34,7 @@ pub(crate) enum FiberExit {
     Panicked(Box<dyn Any + Send>),
 }
 
-type Co = Coroutine<(), (), FiberExit, GuardedStack>;
+type DedicatedCo = Coroutine<(), (), FiberExit, GuardedStack>;
 
 thread_local! {
     /// The running fiber's yielder, or null when no fiber runs on this thread.
@@ -36,54 +42,118 @@ thread_local! {
     /// Invariant: non-null exactly while a fiber's body executes on this thread, and then
     /// it points at that fiber's `Yielder`, which is live for as long as the body runs.
     static YIELDER: Cell<*const Yielder<(), ()>> = const { Cell::new(ptr::null()) };
+
+    /// The address of a local in [`suspend_marked`]'s frame, recorded just before a fiber
+    /// suspends (0 when none since it was last taken). Stack copying saves everything
+    /// from a calibrated margin below it up to the stack base.
+    static SUSPEND_MARK: Cell<usize> = const { Cell::new(0) };
 }
 
-/// A suspended or not-yet-started tasklet body on its own stack.
-pub(crate) struct Fiber {
-    co: Co,
-    /// The header at the top of the fiber's stack (read by the overflow handler).
-    header: *const StackHeader,
+/// A suspended or not-yet-started tasklet body.
+pub(crate) struct Fiber(Kind);
+
+enum Kind {
+    /// On a stack of its own.
+    Dedicated {
+        co: DedicatedCo,
+        /// The header at the top of the fiber's stack (read by the overflow handler).
+        header: *const StackHeader,
+    },
+    /// On a shared stack, its frames copied to the heap while suspended.
+    Copying(CopyingFiber),
 }
 
 impl Fiber {
-    /// Prepares `body` to run on `stack`. Nothing runs until the first [`Fiber::resume`].
-    pub(crate) fn new<F>(stack: GuardedStack, body: F) -> Fiber
+    /// Prepares `body` to run on `stack`. Nothing runs until the first [`Fiber::resume`]
+    /// (and on a shared stack nothing is written to the stack until then either).
+    pub(crate) fn new<F>(stack: FiberStack, body: F) -> Fiber
     where
         F: FnOnce() + 'static,
     {
-        let header = stack.header_ptr().cast_const();
-        let co = Coroutine::with_stack(stack, move |yielder: &Yielder<(), ()>, ()| {
-            YIELDER.with(|y| y.set(yielder));
-            match catch_unwind(AssertUnwindSafe(body)) {
-                Ok(()) => FiberExit::Returned,
-                Err(payload) => FiberExit::Panicked(payload),
+        match stack {
+            FiberStack::Dedicated(stack) => {
+                let header = stack.header_ptr().cast_const();
+                let co = Coroutine::with_stack(stack, move |yielder: &Yielder<(), ()>, ()| {
+                    run_body(yielder, body)
+                });
+                Fiber(Kind::Dedicated { co, header })
             }
-        });
-        Fiber { co, header }
+            FiberStack::Shared(lease) => {
+                Fiber(Kind::Copying(CopyingFiber::new(lease, Box::new(body))))
+            }
+        }
     }
 
     /// Runs the fiber until it suspends (`None`) or its body ends (`Some`).
     ///
     /// Must be called from outside any fiber (the pump loop checks [`in_fiber`] first).
+    ///
+    /// Inlined into the pump: a return between the pump and the switch would be
+    /// mispredicted on every slice (the fiber's own calls have left their entries in the
+    /// CPU's return-address predictor).
+    #[inline]
     pub(crate) fn resume(&mut self) -> Option<FiberExit> {
         debug_assert!(!in_fiber(), "nested fiber resume");
-        debug_assert!(!self.co.done(), "resuming a finished fiber");
-        let _overflow = overflow::RunningGuard::enter(self.header);
-        let result = self.co.resume(());
+        let exit = match &mut self.0 {
+            Kind::Dedicated { co, header } => {
+                debug_assert!(!co.done(), "resuming a finished fiber");
+                let _overflow = overflow::RunningGuard::enter(*header);
+                match co.resume(()) {
+                    CoroutineResult::Yield(()) => None,
+                    CoroutineResult::Return(exit) => Some(exit),
+                }
+            }
+            Kind::Copying(fiber) => fiber.resume(),
+        };
         YIELDER.with(|y| y.set(ptr::null()));
-        match result {
-            CoroutineResult::Yield(()) => None,
-            CoroutineResult::Return(exit) => Some(exit),
+        exit
+    }
+
+    /// Asks the CPU to start fetching what this fiber's next resume reads first (a
+    /// copying fiber's saved frames), so that the pump can overlap that memory latency
+    /// with the slice it is about to run. A hint only; does nothing for a dedicated stack.
+    #[inline]
+    pub(crate) fn prefetch(&self) {
+        if let Kind::Copying(fiber) = &self.0 {
+            fiber.prefetch();
         }
     }
 
     /// Takes the stack back for reuse. Unwinds the body first if it has not finished
     /// (for a never-started body this only drops the closure).
-    pub(crate) fn into_stack(mut self) -> GuardedStack {
-        if !self.co.done() {
-            self.co.force_unwind();
+    pub(crate) fn into_stack(self) -> FiberStack {
+        match self.0 {
+            Kind::Dedicated { mut co, .. } => {
+                if !co.done() {
+                    co.force_unwind();
+                }
+                FiberStack::Dedicated(co.into_stack())
+            }
+            Kind::Copying(fiber) => FiberStack::Shared(fiber.into_lease()),
         }
-        self.co.into_stack()
+    }
+}
+
+impl fmt::Debug for Fiber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Kind::Dedicated { co, .. } => f
+                .debug_struct("Fiber")
+                .field("stack", &"dedicated")
+                .field("started", &co.started())
+                .field("done", &co.done())
+                .finish(),
+            Kind::Copying(fiber) => f.debug_tuple("Fiber").field(fiber).finish(),
+        }
+    }
+}
+
+/// A fiber's whole body: publish the yielder, run, and catch whatever unwinds.
+pub(super) fn run_body<F: FnOnce()>(yielder: &Yielder<(), ()>, body: F) -> FiberExit {
+    YIELDER.with(|y| y.set(yielder));
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(()) => FiberExit::Returned,
+        Err(payload) => FiberExit::Panicked(payload),
     }
 }
 
@@ -101,9 +171,42 @@ pub(crate) fn suspend() -> bool {
     }
     // SAFETY: by the YIELDER invariant, a non-null pointer is the running fiber's own
     // yielder, alive while its body executes, and we are executing that body now (this
-    // thread, not inside a nested fiber: the pump never nests resumes).
-    unsafe { (*yielder).suspend(()) };
-    // Back in this fiber: the pump cleared YIELDER when we suspended; restore it.
+    // thread, not inside a nested fiber: the pump never nests resumes). The mark slot is
+    // this thread's SUSPEND_MARK cell, valid for writes for as long as the thread lives.
+    unsafe { suspend_marked(&*yielder, mark_slot()) };
+    // Back in this fiber: the pump cleared YIELDER when we suspended; restore it. (On a
+    // shared stack our frames, the yielder among them, are back at the same addresses.)
     YIELDER.with(|y| y.set(yielder));
     true
+}
+
+/// This thread's suspend-mark cell, as a pointer for [`suspend_marked`].
+pub(super) fn mark_slot() -> *mut usize {
+    SUSPEND_MARK.with(Cell::as_ptr)
+}
+
+/// The one and only way a fiber suspends: records the address of a local, then switches.
+///
+/// Never inlined, so that its frame (and therefore how far below the recorded address the
+/// switch writes) is the same for every caller; stack copying calibrates that distance
+/// once per process by running this very function. The mark is written with a plain
+/// store through `mark_slot` rather than a thread-local access, so that no call runs
+/// below this frame before the switch (in unoptimised builds every accessor is a call,
+/// whose dead frame the calibration would have to count).
+///
+/// # Safety
+///
+/// `mark_slot` must be valid for writes (it is [`mark_slot`]), and `yielder` must be the
+/// yielder of the fiber running on this thread.
+#[inline(never)]
+pub(super) unsafe fn suspend_marked(yielder: &Yielder<(), ()>, mark_slot: *mut usize) {
+    let mark = 0u8;
+    // SAFETY: valid for writes, by this function's contract.
+    unsafe { *mark_slot = ptr::addr_of!(mark) as usize };
+    yielder.suspend(());
+}
+
+/// Takes the last suspend mark (0 if none was recorded since the last take).
+pub(super) fn take_suspend_mark() -> usize {
+    SUSPEND_MARK.with(|m| m.replace(0))
 }

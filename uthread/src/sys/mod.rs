@@ -1,8 +1,11 @@
-//! The only place with `unsafe` code: stacks, the coroutine wrapper and the overflow handler.
+//! The only place with `unsafe` code: stacks, the coroutine wrapper, stack copying and the
+//! overflow handler.
 //!
 //! Everything above this module is safe Rust. Each submodule opts in to `unsafe_code`
 //! with a reason, and every `unsafe` block carries a `// SAFETY:` comment.
 
+pub(crate) mod calibration;
+pub(crate) mod copying;
 pub(crate) mod fiber;
 pub(crate) mod overflow;
 pub(crate) mod stack;

@@ -1,6 +1,10 @@
 //! Stack-overflow reports: a SIGSEGV/SIGBUS handler that names the tasklet whose guard
 //! page was hit, then lets the process die of the signal as it would have anyway.
 //!
+//! Dedicated and shared (stack copying) stacks look the same to the handler: a guard page
+//! below, a header above naming the tasklet (a shared stack's header is updated on every
+//! resume to point at the running tasklet's name).
+//!
 //! Recovering is not attempted: skipping the overflowing tasklet's destructors could
 //! leave locks and borrows held, which is worse than stopping. The point is the report:
 //! which tasklet, how big its stack was.
@@ -176,7 +180,15 @@ extern "C" fn handler(signum: libc::c_int, info: *mut libc::siginfo_t, context: 
                 len: 0,
             };
             buf.push(b"\nuthread: stack overflow in tasklet '");
-            buf.push(&h.name[..h.name_len.min(h.name.len())]);
+            let len = h.name_len.min(h.name.len());
+            if h.ext_name.is_null() {
+                buf.push(&h.name[..len]);
+            } else {
+                // SAFETY: a shared stack's header points at the running tasklet's own
+                // name, which lives at least as long as the slice that faulted; `len`
+                // bytes of it are readable (it is a `str` at least that long).
+                buf.push(unsafe { std::slice::from_raw_parts(h.ext_name, len) });
+            }
             buf.push(b"' (id ");
             buf.push_num(h.tasklet_id, 10);
             buf.push(b"): its ");

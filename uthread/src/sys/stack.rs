@@ -1,10 +1,15 @@
-//! Guarded, mmap'd tasklet stacks and the pool that recycles them.
+//! Guarded, mmap'd tasklet stacks, the pool that recycles them, and the choice between
+//! dedicated and shared (copying) stacks.
 //!
 //! Each stack is one anonymous mapping: a `PROT_NONE` guard page at the bottom and the
 //! usable stack above it. That costs the kernel two memory mappings per stack, which is
 //! what limits how many can be live at once (`vm.max_map_count`). Stacks are never
 //! unmapped while the pool lives: a dead tasklet's stack goes back to the pool and the
 //! next spawn of the same size takes it without a system call.
+//!
+//! Copying tasklets ([`StackStrategy::Copying`]) take no stack of their own: the pool
+//! keeps one shared guarded stack per size for them (see `copying.rs`), and hands out
+//! leases on it.
 #![allow(
     unsafe_code,
     reason = "mmap, mprotect and munmap, and corosensei's `Stack` trait"
@@ -14,9 +19,12 @@ use std::fmt;
 use std::io;
 use std::mem::ManuallyDrop;
 use std::num::NonZeroUsize;
+use std::rc::Rc;
 
 use corosensei::stack::valgrind::ValgrindStackRegistration;
 use corosensei::stack::{Stack, StackPointer};
+
+use super::copying::{SharedLease, SharedStack};
 
 /// Smallest usable stack we hand out (below this even a panic message does not fit).
 pub(crate) const MIN_STACK_SIZE: usize = 16 * 1024;
@@ -290,26 +298,136 @@ impl fmt::Debug for GuardedStack {
     }
 }
 
+/// Where a tasklet's stack lives while it is suspended.
+///
+/// Chosen per scheduler with
+/// [`SchedulerBuilder::stack_strategy`](crate::SchedulerBuilder::stack_strategy) (or the
+/// `UTHREAD_STACK_STRATEGY` environment variable, `dedicated` or `copying`, read by the
+/// default builder) and per tasklet with
+/// [`Builder::stack_strategy`](crate::Builder::stack_strategy). Both strategies give a
+/// tasklet the same usable depth (its stack size) with a guard page below it, so a stack
+/// overflow is caught and reported with the tasklet's name either way.
+///
+/// # Examples
+///
+/// ```
+/// use uthread::{Builder, Scheduler, StackStrategy};
+///
+/// // A million sleepers fit in memory; the few deep, hot tasklets keep their own stacks.
+/// let sched = Scheduler::builder().stack_strategy(StackStrategy::Copying).build();
+/// let compact = sched.spawn(|| 1).unwrap();
+/// let hot = Builder::new()
+///     .stack_strategy(StackStrategy::Dedicated)
+///     .spawn_on(&sched, || 2)
+///     .unwrap();
+/// sched.run().unwrap();
+/// assert_eq!(compact.join().unwrap() + hot.join().unwrap(), 3);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum StackStrategy {
+    /// Its own guarded mapping from the scheduler's pool, for its whole life. A switch
+    /// costs nothing extra, but every live tasklet holds two kernel memory mappings, so
+    /// Linux's default `vm.max_map_count` (65530) stops a process near 32,750 of them.
+    #[default]
+    Dedicated,
+    /// Stack copying (as in Stackless Python and greenlet): it runs on a guarded stack
+    /// that it shares with the scheduler's other copying tasklets of the same stack size,
+    /// and while it is suspended the slice of that stack it was using is kept on the
+    /// heap (copied out when it suspends, back in before it resumes). The number of
+    /// tasklets is bounded by memory, not by mappings (a tasklet blocked a few calls deep
+    /// keeps well under a KiB), and each switch costs a copy proportional to how deep the
+    /// tasklet was when it suspended. See the crate docs on what this means for pointers
+    /// into a suspended tasklet's stack.
+    Copying,
+}
+
+impl StackStrategy {
+    /// The environment variable read by the default [`SchedulerBuilder`](crate::SchedulerBuilder).
+    pub const ENV_VAR: &'static str = "UTHREAD_STACK_STRATEGY";
+
+    /// Parses `dedicated` or `copying` (any case, surrounding blanks ignored).
+    pub fn from_name(name: &str) -> Option<StackStrategy> {
+        let name = name.trim();
+        if name.eq_ignore_ascii_case("dedicated") {
+            Some(StackStrategy::Dedicated)
+        } else if name.eq_ignore_ascii_case("copying") {
+            Some(StackStrategy::Copying)
+        } else {
+            None
+        }
+    }
+
+    /// The strategy named by [`StackStrategy::ENV_VAR`], if it is set. An unknown value is
+    /// reported once on stderr and ignored.
+    pub fn from_env() -> Option<StackStrategy> {
+        let value = std::env::var(StackStrategy::ENV_VAR).ok()?;
+        let parsed = StackStrategy::from_name(&value);
+        if parsed.is_none() {
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| {
+                eprintln!(
+                    "uthread: ignoring {}={value:?} (expected \"dedicated\" or \"copying\")",
+                    StackStrategy::ENV_VAR
+                );
+            });
+        }
+        parsed
+    }
+}
+
+/// The stack a new fiber gets from the pool.
+#[derive(Debug)]
+pub(crate) enum FiberStack {
+    /// A stack of its own.
+    Dedicated(GuardedStack),
+    /// A place on a shared stack (stack copying).
+    Shared(SharedLease),
+}
+
+impl FiberStack {
+    /// Usable bytes (the depth the tasklet may reach).
+    pub(crate) fn usable_size(&self) -> usize {
+        match self {
+            FiberStack::Dedicated(stack) => stack.usable_size(),
+            FiberStack::Shared(lease) => lease.usable_size(),
+        }
+    }
+
+    /// Records which tasklet the stack is for, for the overflow report.
+    pub(crate) fn set_owner(&mut self, tasklet_id: u64, name: Option<&std::rc::Rc<str>>) {
+        match self {
+            FiberStack::Dedicated(stack) => stack.set_owner(tasklet_id, name.map_or("", |n| n)),
+            FiberStack::Shared(lease) => lease.set_owner(tasklet_id, name.cloned()),
+        }
+    }
+}
+
 /// Counters a pool keeps, for stats and leak checks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StackPoolStats {
-    /// Stacks currently lent to live tasklets.
+    /// Dedicated stacks currently lent to live tasklets.
     pub in_use: usize,
-    /// Stacks waiting in the pool for the next spawn.
+    /// Dedicated stacks waiting in the pool for the next spawn.
     pub idle: usize,
-    /// Stacks mapped since the pool was made (each a system call).
+    /// Dedicated stacks mapped since the pool was made (each a system call).
     pub mapped: u64,
     /// Spawns served from the pool without a system call.
     pub reused: u64,
+    /// Shared stacks mapped for copying tasklets (one per stack size in use).
+    pub shared_stacks: usize,
+    /// Live tasklets that run on a shared stack ([`StackStrategy::Copying`]).
+    pub copying: usize,
 }
 
-/// Recycles guarded stacks by size.
+/// Recycles guarded stacks by size, and keeps the shared stacks of copying tasklets.
 #[derive(Debug)]
 pub(crate) struct StackPool {
     /// Idle stacks, grouped by usable size. Usually one or two sizes are in use.
     idle: Vec<(usize, Vec<GuardedStack>)>,
     /// Most idle stacks kept per size; beyond this, returned stacks are unmapped.
     max_idle_per_size: usize,
+    /// One shared stack per usable size that copying tasklets asked for.
+    shared: Vec<Rc<SharedStack>>,
     stats: StackPoolStats,
 }
 
@@ -318,12 +436,38 @@ impl StackPool {
         StackPool {
             idle: Vec::new(),
             max_idle_per_size,
+            shared: Vec::new(),
             stats: StackPoolStats::default(),
         }
     }
 
-    /// A stack of `size` usable bytes (rounded up to pages), from the pool if one is idle.
-    pub(crate) fn take(&mut self, size: usize) -> Result<GuardedStack, StackError> {
+    /// A stack of `size` usable bytes (rounded up to pages) for a new tasklet.
+    pub(crate) fn take(
+        &mut self,
+        size: usize,
+        strategy: StackStrategy,
+    ) -> Result<FiberStack, StackError> {
+        match strategy {
+            StackStrategy::Dedicated => self.take_dedicated(size).map(FiberStack::Dedicated),
+            StackStrategy::Copying => {
+                let size = round_stack_size(size);
+                let shared = match self.shared.iter().find(|s| s.usable_size() == size) {
+                    Some(shared) => shared.clone(),
+                    None => {
+                        let shared = SharedStack::new(size)?;
+                        self.shared.push(shared.clone());
+                        self.stats.shared_stacks = self.shared.len();
+                        shared
+                    }
+                };
+                self.stats.copying += 1;
+                Ok(FiberStack::Shared(SharedLease::new(shared)))
+            }
+        }
+    }
+
+    /// A dedicated stack, from the pool if one of that size is idle.
+    fn take_dedicated(&mut self, size: usize) -> Result<GuardedStack, StackError> {
         let size = round_stack_size(size);
         if let Some((_, list)) = self.idle.iter_mut().find(|(s, _)| *s == size) {
             if let Some(stack) = list.pop() {
@@ -339,8 +483,16 @@ impl StackPool {
         Ok(stack)
     }
 
-    /// Returns a stack whose coroutine has finished.
-    pub(crate) fn give(&mut self, stack: GuardedStack) {
+    /// Returns the stack of a fiber that has finished.
+    pub(crate) fn give(&mut self, stack: FiberStack) {
+        let stack = match stack {
+            FiberStack::Dedicated(stack) => stack,
+            FiberStack::Shared(lease) => {
+                self.stats.copying -= 1;
+                drop(lease);
+                return;
+            }
+        };
         self.stats.in_use -= 1;
         let size = stack.usable_size();
         let list = match self.idle.iter().position(|(s, _)| *s == size) {
@@ -356,7 +508,8 @@ impl StackPool {
         }
     }
 
-    /// Maps stacks ahead of time so that the first `count` spawns make no system call.
+    /// Maps dedicated stacks ahead of time so that the first `count` spawns make no
+    /// system call.
     pub(crate) fn reserve(&mut self, size: usize, count: usize) -> Result<(), StackError> {
         let size = round_stack_size(size);
         let mut fresh = Vec::with_capacity(count);
@@ -372,10 +525,12 @@ impl StackPool {
         Ok(())
     }
 
-    /// Unmaps every idle stack.
+    /// Unmaps every idle dedicated stack, and every shared stack no tasklet uses.
     pub(crate) fn trim(&mut self) {
         self.idle.clear();
         self.stats.idle = 0;
+        self.shared.retain(|s| Rc::strong_count(s) > 1);
+        self.stats.shared_stacks = self.shared.len();
     }
 
     pub(crate) fn stats(&self) -> StackPoolStats {

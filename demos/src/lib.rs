@@ -1,0 +1,21 @@
+//! The demos' shared code: the skirmish and its scenario format, the GIF renderer, the
+//! hackysack game and a seeded random number generator. Each demo is a binary in
+//! `src/bin/`; this library holds what they share and what the tests exercise.
+//!
+//! # Examples
+//!
+//! ```
+//! // Load the default skirmish scenario and look at its fleets.
+//! let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/skirmish.ron");
+//! let scenario = demos::scenario::Scenario::load(path).unwrap();
+//! assert_eq!(scenario.fleets.len(), 2);
+//! assert!(scenario.fleets.iter().all(|fleet| fleet.ship_count() > 0));
+//! ```
+
+pub mod hackysack;
+pub mod render;
+mod rng;
+pub mod scenario;
+pub mod skirmish;
+
+pub use rng::Rng;

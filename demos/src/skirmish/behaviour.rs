@@ -1,0 +1,299 @@
+//! A ship's behaviour: one tasklet per ship, written as a plain script.
+//!
+//! Read [`Pilot::fly`] first: find the nearest hostile, approach it, lock it (locking
+//! takes time, so the script just waits), orbit at weapon range firing on every cycle;
+//! break off to retreat and repair when badly damaged (and turn to fight if chased down);
+//! warp out when the fleet cannot win. Every wait is also where hits arrive: the weapons system puts them in this
+//! ship's inbox, and [`Pilot::wait`] takes them as they come, so a ship that is locking,
+//! cycling its weapon or repairing still feels every hit the moment it lands.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use engine::{Actor, Context};
+use hecs::Entity;
+use uthread::ChannelError;
+
+use super::{Battle, Departure, Fire, Helm, Hit, Hull, Motion, Vec2};
+use crate::scenario::ShipClass;
+
+/// Why a ship leaves the battle (its behaviour returns and its entity is despawned).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Leave {
+    /// Its hull gave out.
+    Destroyed,
+    /// It warped out.
+    WarpedOut,
+    /// The driver is stopping it (despawned, or the battle is over).
+    Stopped,
+}
+
+/// What a step of the script returns: `Err` ends the ship's life.
+type Flight<T = ()> = Result<T, Leave>;
+
+/// The behaviour of a ship of `class` in fleet `fleet`, for the driver to spawn.
+pub fn ship_actor(battle: Rc<Battle>, fleet: usize, class: usize, name: String) -> Actor {
+    Actor::new(move |ctx| {
+        let class = battle.scenario.classes[class].clone();
+        let home = battle.scenario.fleets[fleet].position;
+        let clockwise = ctx.rng().below(2) == 0;
+        let mut pilot = Pilot {
+            ctx,
+            battle,
+            class,
+            fleet,
+            home: Vec2::new(home.x, home.y),
+            clockwise,
+            cornered: false,
+        };
+        let why = pilot.fly();
+        pilot.leave(why);
+    })
+    .name(name)
+    .despawn_on_return()
+}
+
+/// A ship's pilot: its context, what it is, and the battle it is in.
+struct Pilot<'a> {
+    ctx: &'a mut Context,
+    battle: Rc<Battle>,
+    class: ShipClass,
+    fleet: usize,
+    /// Where its fleet started: it retreats there.
+    home: Vec2,
+    /// Which way it circles its targets.
+    clockwise: bool,
+    /// Chased down while retreating: it fights on until repaired.
+    cornered: bool,
+}
+
+impl Pilot<'_> {
+    /// The ship's whole life: decide, act, repeat, until it leaves the battle.
+    fn fly(&mut self) -> Leave {
+        loop {
+            if let Err(why) = self.next_move() {
+                return why;
+            }
+        }
+    }
+
+    /// One decision and what follows from it.
+    fn next_move(&mut self) -> Flight {
+        if self.fleet_cannot_win() {
+            return self.warp_out();
+        }
+        if self.badly_damaged() {
+            return self.retreat_and_repair();
+        }
+        match self.nearest_hostile() {
+            Some(target) => self.engage(target),
+            None => {
+                // Nobody left to fight: hold position and look again in a second.
+                self.steer(Helm::Hold);
+                self.wait(Duration::from_secs(1))
+            }
+        }
+    }
+
+    /// Approach `target`, lock it, then orbit at weapon range and fire every cycle until
+    /// it is gone, the lock is lost, or the ship must break off.
+    fn engage(&mut self, target: Entity) -> Flight {
+        let range = self.class.weapon_range;
+
+        self.steer(Helm::Approach {
+            target,
+            distance: range * 0.8,
+        });
+        loop {
+            match self.distance_to(target) {
+                None => return Ok(()), // someone else got it
+                Some(d) if d <= range => break,
+                Some(_) => {}
+            }
+            if self.must_break_off() {
+                return Ok(());
+            }
+            self.wait_frame()?;
+        }
+
+        // Locking takes time; the ship keeps circling meanwhile.
+        self.steer(Helm::Orbit {
+            target,
+            radius: range * 0.8,
+            clockwise: self.clockwise,
+        });
+        self.wait(secs(self.class.lock_time))?;
+
+        loop {
+            let Some(distance) = self.distance_to(target) else {
+                return Ok(()); // destroyed or warped out: find the next one
+            };
+            if distance > range * 1.5 || self.must_break_off() {
+                return Ok(()); // lock lost, or time to leave
+            }
+            if distance <= range {
+                self.ctx.command(Fire { target });
+            }
+            self.wait(secs(self.class.cycle_time))?;
+        }
+    }
+
+    /// Fly home, out of reach, and repair until nearly whole (or until the fleet gives up).
+    /// A ship that cannot shake off its pursuers for a while turns and fights.
+    fn retreat_and_repair(&mut self) -> Flight {
+        self.steer(Helm::GoTo(self.home));
+        let safe = self.battle.longest_range * 1.2;
+        let mut chased = Duration::ZERO;
+        loop {
+            self.wait(Duration::from_secs(1))?;
+            if self.fleet_cannot_win() {
+                return Ok(());
+            }
+            let threat = self
+                .nearest_hostile_position()
+                .map_or(f64::INFINITY, |p| p.distance(self.position()));
+            if threat <= safe {
+                chased += Duration::from_secs(1);
+                if chased >= CORNERED_AFTER {
+                    self.cornered = true;
+                    return Ok(());
+                }
+            } else {
+                let repair = self.class.repair_rate;
+                let hull = self.ctx.update(|h: &mut Hull| {
+                    h.hit_points = (h.hit_points + repair).min(h.max);
+                    h.fraction()
+                });
+                if hull.unwrap_or(1.0) >= 0.9 {
+                    self.cornered = false;
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// Align (taking time, and fire) and warp out of the battle.
+    fn warp_out(&mut self) -> Flight {
+        let away = self.position() + (self.home - self.position()).normalized() * 10_000.0;
+        self.steer(Helm::GoTo(away));
+        self.wait(secs(self.class.align_time))?;
+        Err(Leave::WarpedOut)
+    }
+
+    // ---- waiting, and taking hits ----------------------------------------------------
+
+    /// Waits `d` of game time, taking every hit that arrives meanwhile.
+    fn wait(&mut self, d: Duration) -> Flight {
+        let until = self.ctx.now() + d;
+        loop {
+            let now = self.ctx.now();
+            if now >= until {
+                return Ok(());
+            }
+            match self.ctx.recv_timeout::<Hit>(until - now) {
+                Ok(hit) => self.take(hit)?,
+                Err(ChannelError::Timeout) => return Ok(()),
+                Err(_) => return Err(Leave::Stopped),
+            }
+        }
+    }
+
+    /// Waits until the next frame, taking hits.
+    fn wait_frame(&mut self) -> Flight {
+        let dt = self.ctx.dt();
+        self.wait(dt)
+    }
+
+    fn take(&mut self, hit: Hit) -> Flight {
+        let left = self
+            .ctx
+            .update(|h: &mut Hull| {
+                h.hit_points -= hit.damage;
+                h.hit_points
+            })
+            .unwrap_or(0.0);
+        if left <= 0.0 {
+            Err(Leave::Destroyed)
+        } else {
+            Ok(())
+        }
+    }
+
+    // ---- what the ship knows ---------------------------------------------------------
+
+    fn position(&mut self) -> Vec2 {
+        self.ctx.get::<Motion>().map_or(self.home, |m| m.position)
+    }
+
+    fn distance_to(&mut self, target: Entity) -> Option<f64> {
+        let mine = self.position();
+        let world = self.ctx.world();
+        let theirs = world.read::<Motion>(target)?.position;
+        Some(mine.distance(theirs))
+    }
+
+    fn nearest_hostile(&mut self) -> Option<Entity> {
+        let from = self.position();
+        let sensors = self.battle.sensors.borrow();
+        sensors.nearest_hostile(from, self.fleet).map(|c| c.entity)
+    }
+
+    fn nearest_hostile_position(&mut self) -> Option<Vec2> {
+        let from = self.position();
+        let sensors = self.battle.sensors.borrow();
+        sensors
+            .nearest_hostile(from, self.fleet)
+            .map(|c| c.position)
+    }
+
+    fn badly_damaged(&mut self) -> bool {
+        let class = &self.class;
+        if class.repair_rate <= 0.0 || class.retreat_below <= 0.0 || self.cornered {
+            return false; // it cannot repair (or get away), so it fights on
+        }
+        let below = class.retreat_below;
+        self.ctx.get::<Hull>().is_some_and(|h| h.fraction() < below)
+    }
+
+    /// The fleet's strength has fallen below its warp-out share of the enemy's.
+    fn fleet_cannot_win(&self) -> bool {
+        let share = self.battle.scenario.fleets[self.fleet].warp_out_below;
+        let sensors = self.battle.sensors.borrow();
+        let (ours, theirs) = (
+            sensors.strength(self.fleet),
+            sensors.hostile_strength(self.fleet),
+        );
+        theirs > 0.0 && ours < share * theirs
+    }
+
+    fn must_break_off(&mut self) -> bool {
+        self.badly_damaged() || self.fleet_cannot_win()
+    }
+
+    fn steer(&mut self, helm: Helm) {
+        self.ctx.update(|h: &mut Helm| *h = helm);
+    }
+
+    /// Records the departure; the driver despawns the entity when the behaviour returns.
+    fn leave(&mut self, why: Leave) {
+        if why == Leave::Stopped {
+            return;
+        }
+        let entity = self.ctx.entity();
+        let position = self.position();
+        self.battle.log.borrow_mut().depart(Departure {
+            entity,
+            fleet: self.fleet,
+            position,
+            size: self.class.size,
+            destroyed: why == Leave::Destroyed,
+        });
+    }
+}
+
+/// A retreating ship still chased after this long stops running and fights.
+const CORNERED_AFTER: Duration = Duration::from_secs(15);
+
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s)
+}

@@ -1,0 +1,191 @@
+//! The end-of-battle summary: who won, what is left, and how the frames went.
+
+use std::fmt;
+
+use engine::Budget;
+use serde_json::{json, Map, Value};
+
+use super::Skirmish;
+
+/// The figures of a battle, for the last line of output (text or JSON).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Summary {
+    /// The scenario's title.
+    pub scenario: String,
+    /// The fleets' names, by index.
+    pub fleets: Vec<String>,
+    /// Frames run.
+    pub frames: usize,
+    /// Game time run, seconds.
+    pub game_seconds: f64,
+    /// Ships per fleet at the start.
+    pub ships_start: Vec<u32>,
+    /// Ships per fleet still in the battle.
+    pub ships_alive: Vec<u32>,
+    /// Ships destroyed, per fleet.
+    pub destroyed: Vec<u32>,
+    /// Ships warped out, per fleet.
+    pub warped_out: Vec<u32>,
+    /// Shots fired, per fleet.
+    pub shots: Vec<u64>,
+    /// Shots that hit, per fleet.
+    pub hits: Vec<u64>,
+    /// The fleet left standing, if the battle was decided.
+    pub winner: Option<String>,
+    /// Median frame time, milliseconds.
+    pub frame_ms_p50: f64,
+    /// 99th percentile frame time, milliseconds.
+    pub frame_ms_p99: f64,
+    /// Longest frame, milliseconds.
+    pub frame_ms_max: f64,
+    /// The per-frame time budget of the tasklet phase, if it was a time budget.
+    pub budget_ms: Option<f64>,
+    /// The per-frame resume budget, if it was a resume count.
+    pub budget_resumes: Option<u64>,
+    /// Frames whose tasklet phase ran out of budget and carried tasklets over to the
+    /// next frame.
+    pub overruns: u64,
+    /// The world hash at the end (see [`Skirmish::world_hash`]).
+    pub world_hash: u64,
+}
+
+/// The `p`-th percentile (0 to 100) of `values`, by nearest rank; 0 for no values.
+///
+/// # Examples
+///
+/// ```
+/// use demos::skirmish::percentile;
+/// assert_eq!(percentile(&[3.0, 1.0, 2.0, 4.0], 50.0), 2.0);
+/// assert_eq!(percentile(&[3.0, 1.0, 2.0, 4.0], 100.0), 4.0);
+/// assert_eq!(percentile(&[], 99.0), 0.0);
+/// ```
+pub fn percentile(values: &[f64], p: f64) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+impl Summary {
+    /// The summary of `skirmish` as it stands.
+    pub fn of(skirmish: &Skirmish) -> Summary {
+        let scenario = &skirmish.battle.scenario;
+        let log = skirmish.battle.log.borrow();
+        let times = skirmish.frame_times_ms();
+        let (budget_ms, budget_resumes) = match skirmish.budget() {
+            Budget::Time(d) => (Some(d.as_secs_f64() * 1000.0), None),
+            Budget::Resumes(n) => (None, Some(n)),
+            Budget::Unlimited => (None, None),
+        };
+        Summary {
+            scenario: scenario.name.clone(),
+            fleets: scenario.fleets.iter().map(|f| f.name.clone()).collect(),
+            frames: skirmish.frames(),
+            game_seconds: skirmish.driver.now().as_secs_f64(),
+            ships_start: skirmish.ships_start().to_vec(),
+            ships_alive: skirmish.on_field(),
+            destroyed: log.destroyed.clone(),
+            warped_out: log.warped_out.clone(),
+            shots: log.shots_fired.clone(),
+            hits: log.hits.clone(),
+            winner: skirmish.winner().map(|f| scenario.fleets[f].name.clone()),
+            frame_ms_p50: percentile(times, 50.0),
+            frame_ms_p99: percentile(times, 99.0),
+            frame_ms_max: times.iter().copied().fold(0.0, f64::max),
+            budget_ms,
+            budget_resumes,
+            overruns: skirmish.budget_spent_frames(),
+            world_hash: skirmish.world_hash(),
+        }
+    }
+
+    /// `{fleet name: value}` for per-fleet figures.
+    fn per_fleet<T: Into<Value> + Copy>(&self, values: &[T]) -> Value {
+        let map: Map<String, Value> = self
+            .fleets
+            .iter()
+            .zip(values)
+            .map(|(name, v)| (name.clone(), (*v).into()))
+            .collect();
+        Value::Object(map)
+    }
+
+    /// The summary as one JSON object (the `--json` line).
+    pub fn to_json(&self) -> Value {
+        json!({
+            "scenario": self.scenario,
+            "frames": self.frames,
+            "game_seconds": self.game_seconds,
+            "ships_start": self.per_fleet(&self.ships_start),
+            "ships_alive": self.per_fleet(&self.ships_alive),
+            "destroyed": self.per_fleet(&self.destroyed),
+            "warped_out": self.per_fleet(&self.warped_out),
+            "shots": self.per_fleet(&self.shots),
+            "hits": self.per_fleet(&self.hits),
+            "winner": self.winner,
+            "frame_ms_p50": self.frame_ms_p50,
+            "frame_ms_p99": self.frame_ms_p99,
+            "frame_ms_max": self.frame_ms_max,
+            "budget_ms": self.budget_ms,
+            "budget_resumes": self.budget_resumes,
+            "overruns": self.overruns,
+            "world_hash": format!("{:016x}", self.world_hash),
+        })
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{}: {} frames, {:.1} s of game time",
+            self.scenario, self.frames, self.game_seconds
+        )?;
+        for (i, name) in self.fleets.iter().enumerate() {
+            writeln!(
+                f,
+                "  {name:<12} {:>5} of {:>5} left  {:>5} destroyed  {:>5} warped out  \
+                 {:>6} shots, {:>6} hits",
+                self.ships_alive[i],
+                self.ships_start[i],
+                self.destroyed[i],
+                self.warped_out[i],
+                self.shots[i],
+                self.hits[i],
+            )?;
+        }
+        match &self.winner {
+            Some(name) => writeln!(f, "  winner: {name}")?,
+            None => writeln!(f, "  no winner yet: both fleets are still fighting")?,
+        }
+        let budget = match (self.budget_ms, self.budget_resumes) {
+            (Some(ms), _) => format!("{ms} ms of tasklets per frame"),
+            (None, Some(n)) => format!("{n} resumes per frame"),
+            (None, None) => "unlimited".to_owned(),
+        };
+        writeln!(
+            f,
+            "  frame time: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms; budget: {budget}, \
+             ran out in {} frame(s)",
+            self.frame_ms_p50, self.frame_ms_p99, self.frame_ms_max, self.overruns
+        )?;
+        write!(f, "  world hash: {:016x}", self.world_hash)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percentile;
+
+    #[test]
+    fn percentiles_by_nearest_rank() {
+        let values: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&values, 50.0), 50.0);
+        assert_eq!(percentile(&values, 99.0), 99.0);
+        assert_eq!(percentile(&values, 0.0), 1.0);
+        assert_eq!(percentile(&[7.0], 99.0), 7.0);
+    }
+}

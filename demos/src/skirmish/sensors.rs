@@ -1,0 +1,181 @@
+//! The sensor picture: every ship on a coarse grid, per fleet, for nearest-hostile
+//! queries that look at a few cells rather than at every ship; and each fleet's strength.
+
+use hecs::{Entity, World};
+
+use super::{Hull, Motion, Ship, Vec2};
+use crate::scenario::Scenario;
+
+/// A ship as the sensors see it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Contact {
+    /// The ship.
+    pub entity: Entity,
+    /// Where it was when the picture was taken.
+    pub position: Vec2,
+}
+
+/// The picture taken by the sensors system at the start of each frame.
+#[derive(Clone, Debug)]
+pub struct Sensors {
+    cell: f64,
+    columns: usize,
+    rows: usize,
+    /// For each fleet, its contacts by grid cell (row-major).
+    grids: Vec<Vec<Vec<Contact>>>,
+    /// Per fleet: its ships' hit points, summed.
+    hit_points: Vec<f64>,
+    /// Per fleet: its ships' damage per second, summed.
+    firepower: Vec<f64>,
+    /// Per fleet: ships on the field.
+    on_field: Vec<u32>,
+    /// Damage per second of each class, by class index.
+    class_dps: Vec<f64>,
+}
+
+impl Sensors {
+    /// An empty picture for `scenario`'s arena and fleets.
+    pub fn new(scenario: &Scenario) -> Sensors {
+        // Cells of about a weapon range: a nearest-hostile search usually stops after the
+        // first ring of cells.
+        let cell = scenario
+            .classes
+            .iter()
+            .map(|c| c.weapon_range)
+            .fold(f64::INFINITY, f64::min)
+            .max(scenario.arena.width.max(scenario.arena.height) / 256.0);
+        let columns = (scenario.arena.width / cell).ceil().max(1.0) as usize;
+        let rows = (scenario.arena.height / cell).ceil().max(1.0) as usize;
+        let fleets = scenario.fleets.len();
+        Sensors {
+            cell,
+            columns,
+            rows,
+            grids: vec![vec![Vec::new(); columns * rows]; fleets],
+            hit_points: vec![0.0; fleets],
+            firepower: vec![0.0; fleets],
+            on_field: vec![0; fleets],
+            class_dps: scenario
+                .classes
+                .iter()
+                .map(|c| c.damage_per_second())
+                .collect(),
+        }
+    }
+
+    fn cell_of(&self, p: Vec2) -> (usize, usize) {
+        let column = ((p.x / self.cell).floor().max(0.0) as usize).min(self.columns - 1);
+        let row = ((p.y / self.cell).floor().max(0.0) as usize).min(self.rows - 1);
+        (column, row)
+    }
+
+    /// Takes a new picture of every ship in `world`.
+    pub fn rebuild(&mut self, world: &World) {
+        for grid in &mut self.grids {
+            grid.iter_mut().for_each(Vec::clear);
+        }
+        self.hit_points.iter_mut().for_each(|s| *s = 0.0);
+        self.firepower.iter_mut().for_each(|s| *s = 0.0);
+        self.on_field.iter_mut().for_each(|n| *n = 0);
+        for (entity, (ship, motion, hull)) in
+            world.query::<(Entity, (&Ship, &Motion, &Hull))>().iter()
+        {
+            let (column, row) = self.cell_of(motion.position);
+            let columns = self.columns;
+            self.grids[ship.fleet][row * columns + column].push(Contact {
+                entity,
+                position: motion.position,
+            });
+            self.hit_points[ship.fleet] += hull.hit_points.max(0.0);
+            self.firepower[ship.fleet] += self.class_dps[ship.class];
+            self.on_field[ship.fleet] += 1;
+        }
+    }
+
+    /// The nearest ship of any fleet but `fleet` (ties go to the lower entity id).
+    pub fn nearest_hostile(&self, from: Vec2, fleet: usize) -> Option<Contact> {
+        let (column, row) = self.cell_of(from);
+        let mut best: Option<(f64, Contact)> = None;
+        let rings = self.columns.max(self.rows);
+        for ring in 0..=rings {
+            for (c, r) in ring_cells(column, row, ring, self.columns, self.rows) {
+                for (f, grid) in self.grids.iter().enumerate() {
+                    if f == fleet {
+                        continue;
+                    }
+                    for contact in &grid[r * self.columns + c] {
+                        let d = from.distance(contact.position);
+                        let better = match &best {
+                            None => true,
+                            Some((bd, b)) => {
+                                d < *bd
+                                    || (d == *bd && contact.entity.to_bits() < b.entity.to_bits())
+                            }
+                        };
+                        if better {
+                            best = Some((d, *contact));
+                        }
+                    }
+                }
+            }
+            // Every cell of the next ring is at least `ring` cells away.
+            if let Some((d, contact)) = best {
+                if d <= ring as f64 * self.cell {
+                    return Some(contact);
+                }
+            }
+        }
+        best.map(|(_, contact)| contact)
+    }
+
+    /// A fleet's strength, after Lanchester's square law: its hit points (summed) times
+    /// its damage per second (summed). Twice the ships is four times the strength.
+    pub fn strength(&self, fleet: usize) -> f64 {
+        self.hit_points[fleet] * self.firepower[fleet]
+    }
+
+    /// The strongest fleet other than `fleet`.
+    pub fn hostile_strength(&self, fleet: usize) -> f64 {
+        (0..self.hit_points.len())
+            .filter(|f| *f != fleet)
+            .map(|f| self.strength(f))
+            .fold(0.0, f64::max)
+    }
+
+    /// Ships of `fleet` on the field.
+    pub fn on_field(&self, fleet: usize) -> u32 {
+        self.on_field[fleet]
+    }
+}
+
+/// The cells at Chebyshev distance `ring` from (column, row), inside the grid.
+fn ring_cells(
+    column: usize,
+    row: usize,
+    ring: usize,
+    columns: usize,
+    rows: usize,
+) -> impl Iterator<Item = (usize, usize)> {
+    let (c0, r0, k) = (column as i64, row as i64, ring as i64);
+    let (columns, rows) = (columns as i64, rows as i64);
+    (r0 - k..=r0 + k)
+        .flat_map(move |r| (c0 - k..=c0 + k).map(move |c| (c, r)))
+        .filter(move |&(c, r)| (c - c0).abs().max((r - r0).abs()) == k)
+        .filter(move |&(c, r)| c >= 0 && r >= 0 && c < columns && r < rows)
+        .map(|(c, r)| (c as usize, r as usize))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ring_cells_are_the_border_of_the_square() {
+        let mut cells: Vec<_> = ring_cells(5, 5, 1, 10, 10).collect();
+        cells.sort_unstable();
+        assert_eq!(cells.len(), 8);
+        assert!(!cells.contains(&(5, 5)));
+        assert_eq!(ring_cells(0, 0, 1, 10, 10).count(), 3);
+        assert_eq!(ring_cells(0, 0, 0, 10, 10).collect::<Vec<_>>(), [(0, 0)]);
+    }
+}

@@ -1,0 +1,77 @@
+//! Error types, one per operation that can fail.
+
+use std::error::Error as StdError;
+use std::fmt;
+
+use hecs::Entity;
+
+/// Why an actor could not be spawned. Its entity is not left behind.
+#[derive(Debug)]
+pub enum SpawnError {
+    /// No tasklet could be made (the stack pool said why).
+    Tasklet(uthread::SpawnError),
+    /// The entity already has a behaviour (an entity owns at most one tasklet).
+    AlreadyAnActor(Entity),
+    /// The entity to attach a behaviour to does not exist.
+    NoSuchEntity(Entity),
+}
+
+impl fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SpawnError::Tasklet(e) => write!(f, "cannot start the actor's behaviour: {e}"),
+            SpawnError::AlreadyAnActor(e) => write!(f, "entity {e:?} already has a behaviour"),
+            SpawnError::NoSuchEntity(e) => write!(f, "entity {e:?} does not exist"),
+        }
+    }
+}
+
+impl StdError for SpawnError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            SpawnError::Tasklet(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<uthread::SpawnError> for SpawnError {
+    fn from(e: uthread::SpawnError) -> Self {
+        SpawnError::Tasklet(e)
+    }
+}
+
+/// An event that could not be delivered to an entity's inbox; the event comes back.
+pub struct SendError<E> {
+    /// The event that was not delivered.
+    pub event: E,
+    /// The entity it was for.
+    pub to: Entity,
+}
+
+impl<E> SendError<E> {
+    /// The event that was not delivered.
+    pub fn into_inner(self) -> E {
+        self.event
+    }
+}
+
+impl<E> fmt::Debug for SendError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendError")
+            .field("to", &self.to)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<E> fmt::Display for SendError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "entity {:?} has no running behaviour to receive the event",
+            self.to
+        )
+    }
+}
+
+impl<E> StdError for SendError<E> {}

@@ -1,0 +1,96 @@
+//! Helpers shared by the layer-2 integration tests (time, sync, select, queues, remote,
+//! futures): drop counters, an ordered log, and a manual-clock scheduler.
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different subset of the helpers"
+)]
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::Duration;
+
+use uthread::Scheduler;
+
+/// Counts the drops of the tokens it hands out.
+#[derive(Clone, Debug, Default)]
+pub struct Drops(Rc<Cell<usize>>);
+
+impl Drops {
+    pub fn new() -> Drops {
+        Drops::default()
+    }
+
+    /// A new token; dropping it adds one to the count.
+    pub fn token(&self) -> Token {
+        Token(self.0.clone())
+    }
+
+    /// Drops counted so far.
+    pub fn count(&self) -> usize {
+        self.0.get()
+    }
+}
+
+/// Adds one to its counter when dropped. Neither `Clone` nor `Copy`: it can only move.
+#[derive(Debug)]
+pub struct Token(Rc<Cell<usize>>);
+
+impl Drop for Token {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() + 1);
+    }
+}
+
+/// An ordered record of what happened, shared by tasklets and the test.
+#[derive(Clone, Debug, Default)]
+pub struct Log(Rc<RefCell<Vec<String>>>);
+
+impl Log {
+    pub fn new() -> Log {
+        Log::default()
+    }
+
+    pub fn push(&self, event: impl Into<String>) {
+        self.0.borrow_mut().push(event.into());
+    }
+
+    /// Everything logged so far, leaving the log empty.
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.borrow_mut())
+    }
+
+    /// Everything logged so far.
+    pub fn get(&self) -> Vec<String> {
+        self.0.borrow().clone()
+    }
+}
+
+/// A scheduler on a manual clock with small stacks (the tests make many tasklets).
+pub fn manual() -> Scheduler {
+    Scheduler::builder()
+        .manual_clock()
+        .stack_size(32 * 1024)
+        .build()
+}
+
+pub fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Aborts the test binary if the test it guards is still running after `limit`: a
+/// regression in cross-thread waking would otherwise hang the whole suite.
+#[must_use = "the guard stops watching when dropped"]
+pub struct HangGuard {
+    _done: std::sync::mpsc::Sender<()>,
+}
+
+pub fn hang_guard(limit: Duration) -> HangGuard {
+    let (done, rx) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(limit) {
+            eprintln!("a test is still running after {limit:?}: aborting the test binary");
+            std::process::abort();
+        }
+    });
+    HangGuard { _done: done }
+}
