@@ -1,6 +1,6 @@
-//! The demos' shared code: the skirmish and its scenario format, the GIF renderer, the
-//! hackysack game and a seeded random number generator. Each demo is a binary in
-//! `src/bin/`; this library holds what they share and what the tests exercise.
+//! The demos' shared code: the skirmish and its scenario format, the swarm, the GIF
+//! renderer, the hackysack game and a seeded random number generator. Each demo is a
+//! binary in `src/bin/`; this library holds what they share and what the tests exercise.
 //!
 //! # Examples
 //!
@@ -17,5 +17,6 @@ pub mod render;
 mod rng;
 pub mod scenario;
 pub mod skirmish;
+pub mod swarm;
 
 pub use rng::Rng;

@@ -28,6 +28,8 @@ fn a_tasklet_waits_for_a_tokio_task_on_another_thread() {
     let _guard = hang_guard(LIMIT);
     let rt = runtime();
     let sched = Scheduler::new();
+    // Started before the tokio task, so the 5 ms it sleeps all fall inside the window.
+    let started = Instant::now();
     let task = rt.spawn(async {
         tokio::time::sleep(ms(5)).await;
         std::thread::current().id()
@@ -35,7 +37,6 @@ fn a_tasklet_waits_for_a_tokio_task_on_another_thread() {
     let waiter = sched
         .spawn(move || block_on(task).unwrap().unwrap())
         .unwrap();
-    let started = Instant::now();
     assert!(matches!(sched.run().unwrap(), RunOutcome::Finished));
     assert!(started.elapsed() >= ms(5));
     let tokio_thread = waiter.join().unwrap();

@@ -1,0 +1,232 @@
+//! The swarm, the scale demo: N animals in herds on a field, every one an entity whose
+//! behaviour is a tasklet written as a plain script ("rest a while; get up, wander
+//! toward the herd; run from strangers"; see `demos/src/swarm/behaviour.rs`). Systems
+//! move them, file them in a spatial grid and send close encounters to their inboxes;
+//! the engine's frame driver resumes the few that are awake each frame within a budget.
+//! Most animals are asleep at any moment, as in a real game, so a frame costs what the
+//! awake ones do, plus the systems' pass over every entity.
+//!
+//! ```sh
+//! cargo run --release --bin swarm                                   # 10,000 animals
+//! cargo run --release --bin swarm -- --entities 100000
+//! cargo run --release --bin swarm -- --entities 1000000 --frames 300 --json
+//! cargo run --release --bin swarm -- --budget-resumes 2000 --json   # deterministic
+//! ```
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use demos::skirmish::percentile;
+use demos::swarm::{auto_stacks, Swarm, SwarmConfig, FRAME};
+use engine::{Budget, StackStrategy};
+
+/// Animals rest, wander, flock and flee; every one is a tasklet running a plain script.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+struct Args {
+    /// Animals on the field (entities, each with a tasklet).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=50_000_000))]
+    entities: u64,
+    /// Frames to run, at 60 frames per game second.
+    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u32).range(1..))]
+    frames: u32,
+    /// Seed of the placement and of every animal's choices.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Wall time each frame's tasklet phase may take, milliseconds; tasklets left over
+    /// run first next frame.
+    #[arg(long, default_value_t = 4.0, conflicts_with = "budget_resumes")]
+    budget_ms: f64,
+    /// Resumes each frame may make instead of a time budget: deterministic (same
+    /// entities, seed and budget, same world hash).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    budget_resumes: Option<u64>,
+    /// Where the tasklets' stacks live: a guarded stack each (dedicated; Linux allows
+    /// about 32,000), one shared stack with each tasklet's used part copied to the heap
+    /// while it is suspended (copying; bounded by memory), or dedicated up to 30,000
+    /// animals and copying above (auto).
+    #[arg(long, value_enum, default_value_t = Stacks::Auto)]
+    stacks: Stacks,
+    /// Usable stack per tasklet: bytes, or with a suffix (64k, 1m). At least 16k.
+    #[arg(long, default_value = "64k", value_parser = parse_size)]
+    stack_size: usize,
+    /// Print a progress line every this many frames (0: none).
+    #[arg(long, default_value_t = 60)]
+    progress: u32,
+    /// End with one line of JSON (and print nothing else).
+    #[arg(long)]
+    json: bool,
+}
+
+/// The `--stacks` choices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Stacks {
+    /// Dedicated up to 30,000 animals, copying above.
+    Auto,
+    /// A guarded stack of its own for every tasklet.
+    Dedicated,
+    /// Stack copying: tasklets share one stack and keep their used part on the heap.
+    Copying,
+}
+
+/// Parses `65536`, `64k`, `64KiB`, `1m` or `1MiB` into bytes (at least 16 KiB).
+fn parse_size(text: &str) -> Result<usize, String> {
+    let lower = text.trim().to_ascii_lowercase();
+    let (digits, unit) = match lower.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => lower.split_at(i),
+        None => (lower.as_str(), ""),
+    };
+    let scale = match unit.trim() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1024,
+        "m" | "mb" | "mib" => 1024 * 1024,
+        other => return Err(format!("unknown unit {other:?} (use k or m)")),
+    };
+    let bytes = digits
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .ok_or_else(|| format!("{text:?} is not a size in bytes (e.g. 65536, 64k, 1m)"))?;
+    if bytes < 16 * 1024 {
+        return Err(format!("{text} is too small: a stack needs at least 16k"));
+    }
+    Ok(bytes)
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("swarm: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<(), String> {
+    if !(args.budget_ms.is_finite() && args.budget_ms > 0.0) {
+        return Err(format!(
+            "--budget-ms must be a positive number of milliseconds, not {}",
+            args.budget_ms
+        ));
+    }
+    let entities = args.entities as usize;
+    let stacks = match args.stacks {
+        Stacks::Auto => auto_stacks(entities),
+        Stacks::Dedicated => StackStrategy::Dedicated,
+        Stacks::Copying => StackStrategy::Copying,
+    };
+    let budget = match args.budget_resumes {
+        Some(n) => Budget::Resumes(n),
+        None => Budget::Time(Duration::from_secs_f64(args.budget_ms / 1000.0)),
+    };
+    let config = SwarmConfig {
+        entities,
+        seed: args.seed,
+        budget,
+        stacks,
+        stack_size: args.stack_size,
+    };
+    let budget_text = match budget {
+        Budget::Resumes(n) => format!("{n} resumes"),
+        _ => format!("{} ms", args.budget_ms),
+    };
+    if !args.json {
+        println!(
+            "swarm: {entities} animals, {} stacks of {} KiB, seed {}, {} frames of {:.1} ms, \
+             tasklet budget {budget_text} per frame",
+            stack_name(stacks),
+            args.stack_size / 1024,
+            args.seed,
+            args.frames,
+            FRAME.as_secs_f64() * 1000.0,
+        );
+    }
+    let mut swarm = Swarm::new(config).map_err(|e| {
+        let mut message = e.to_string();
+        if stacks == StackStrategy::Dedicated {
+            message.push_str(
+                "\nhint: with a guarded stack each, Linux's vm.max_map_count (65530 by \
+                 default) allows about 32,000 tasklets; --stacks copying has no such limit",
+            );
+        }
+        message
+    })?;
+    if !args.json {
+        println!(
+            "spawned {entities} animals in {:.0} ms on a {:.0} m field ({} x {} grid cells)",
+            swarm.setup_time().as_secs_f64() * 1000.0,
+            swarm.field.side,
+            swarm.field.grid.borrow().side_cells(),
+            swarm.field.grid.borrow().side_cells(),
+        );
+    }
+    let every = args.progress as usize;
+    let mut resumed_since = 0u64;
+    while swarm.frames() < args.frames as usize {
+        resumed_since += swarm.step().resumed;
+        let frame = swarm.frames();
+        if !args.json && every > 0 && frame % every == 0 {
+            progress(&swarm, every, resumed_since, &budget_text);
+            resumed_since = 0;
+        }
+    }
+    let summary = swarm.finish();
+    if args.json {
+        println!("{}", summary.to_json());
+    } else {
+        println!("{summary}");
+    }
+    Ok(())
+}
+
+/// One line: frame, game time, who does what, frame times and resumes over the last
+/// `window` frames.
+fn progress(swarm: &Swarm, window: usize, resumed: u64, budget: &str) {
+    let frames = swarm.frame_times_ms();
+    let recent = &frames[frames.len().saturating_sub(window)..];
+    let tasklets = swarm.tasklet_times_ms();
+    let recent_tasklets = &tasklets[tasklets.len().saturating_sub(window)..];
+    let census = swarm.field.census.get();
+    eprintln!("DEBUG {:?}", swarm.driver.stats().time);
+    println!(
+        "frame {:>5}  t={:>5.1}s  resting {:>7} wandering {:>7} fleeing {:>6}  frame p50 \
+         {:.3} ms p99 {:.3} ms  tasklets p99 {:.3} ms (budget {budget})  {:.0} resumes/frame",
+        swarm.frames(),
+        swarm.driver.now().as_secs_f64(),
+        census.resting,
+        census.wandering,
+        census.fleeing,
+        percentile(recent, 50.0),
+        percentile(recent, 99.0),
+        percentile(recent_tasklets, 99.0),
+        resumed as f64 / recent.len().max(1) as f64,
+    );
+}
+
+fn stack_name(strategy: StackStrategy) -> &'static str {
+    match strategy {
+        StackStrategy::Dedicated => "dedicated",
+        StackStrategy::Copying => "copying",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+    use demos::swarm::DEFAULT_STACK_SIZE;
+
+    #[test]
+    fn sizes_parse_with_and_without_units() {
+        assert_eq!(parse_size("65536"), Ok(65536));
+        // The default of --stack-size.
+        assert_eq!(parse_size("64k"), Ok(DEFAULT_STACK_SIZE));
+        assert_eq!(parse_size("64KiB"), Ok(64 * 1024));
+        assert_eq!(parse_size("1m"), Ok(1 << 20));
+        assert!(parse_size("8k").is_err());
+        assert!(parse_size("64q").is_err());
+        assert!(parse_size("k").is_err());
+    }
+}
