@@ -23,8 +23,10 @@ const CLASSICS: &str = env!("CARGO_BIN_EXE_classics");
 const SKIRMISH: &str = env!("CARGO_BIN_EXE_skirmish");
 
 /// A scratch file path for this test binary.
+/// A file in the target's scratch directory, unique to this test process (two test runs
+/// at once must not write each other's files).
 fn scratch(name: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name)
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{}-{name}", std::process::id()))
 }
 
 #[test]

@@ -262,7 +262,7 @@ impl<T: 'static> Channel<T> {
             .borrow()
             .waiters
             .waiters()
-            .map(|t| Tasklet::from_parts(t.shared.clone(), t.key))
+            .map(|t| Tasklet::from_task(t.clone()))
             .collect()
     }
 
@@ -512,7 +512,7 @@ impl<T: 'static> Channel<T> {
             let st = self.inner.state.borrow();
             (st.preference, st.schedule_all)
         };
-        let same_scheduler = partner.shared.ptr_eq(&Rc::downgrade(shared));
+        let same_scheduler = std::ptr::eq(partner.sched.as_ptr(), Rc::as_ptr(shared));
         if !same_scheduler {
             partner.wake(Wake::Signaled, false);
             preempt_check(shared);
@@ -523,28 +523,26 @@ impl<T: 'static> Channel<T> {
             Preference::Sender => !caller_sends,
             Preference::Neither => false,
         };
-        {
-            let mut st = shared.st.borrow_mut();
-            let cur = st.current;
-            if schedule_all {
-                st.wake(partner.key, Wake::Signaled, false);
-                st.enqueue(cur, false);
-            } else if partner_first {
-                st.enqueue(cur, true);
-                st.wake(partner.key, Wake::Signaled, true);
-            } else {
-                st.wake(partner.key, Wake::Signaled, false);
-                drop(st);
-                preempt_check(shared);
-                return;
-            }
+        if schedule_all {
+            shared.wake(partner, Wake::Signaled, false);
+            let me = shared.current_task();
+            shared.enqueue(&me, false);
+        } else if partner_first {
+            let me = shared.current_task();
+            shared.enqueue(&me, true);
+            shared.wake(partner, Wake::Signaled, true);
+        } else {
+            shared.wake(partner, Wake::Signaled, false);
+            preempt_check(shared);
+            return;
         }
         let wake = shared.switch_out();
         settle_after_switch(shared, wake);
     }
 
+    #[inline]
     fn hook(&self, shared: &Rc<Shared>, sending: bool, will_block: bool) {
-        if shared.hooks.borrow().channel.is_some() {
+        if shared.hooks_active.get() && shared.hooks.borrow().channel.is_some() {
             shared.hooks_on_channel(
                 self.inner.id,
                 self.inner.name.as_deref(),

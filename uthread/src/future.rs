@@ -95,10 +95,10 @@ fn block_on_inner<F: Future>(
 ) -> Result<F::Output, WaitError> {
     let shared = current_shared().ok_or(WaitError::NoScheduler)?;
     let mut future = pin!(Box::pin(future));
-    let key = shared.st.borrow().current;
+    let me = shared.current_task();
     let waker_state = Arc::new(TaskletWaker {
         hub: shared.remote.inner.clone(),
-        key: key.data().as_ffi(),
+        key: me.key.data().as_ffi(),
         seq: AtomicU32::new(0),
     });
     let waker = Waker::from(waker_state.clone());
@@ -108,7 +108,7 @@ fn block_on_inner<F: Future>(
         }
         // The next block of this tasklet will have this number; a wake that arrives
         // before it blocks is kept by the hub and still matches.
-        let next_seq = shared.st.borrow().tasklets[key].block_seq.wrapping_add(1);
+        let next_seq = me.block_seq.get().wrapping_add(1);
         waker_state.seq.store(next_seq, Ordering::Release);
         if let Poll::Ready(output) = future
             .as_mut()
@@ -120,17 +120,15 @@ fn block_on_inner<F: Future>(
         if deadline.is_some_and(|d| crate::time::now() >= d) {
             return Err(WaitError::Timeout);
         }
-        {
-            let mut st = shared.st.borrow_mut();
-            st.external_wakers += 1;
-            let (k, seq) = st.block_current(BlockedOn::Future, Waits::None);
-            debug_assert_eq!(seq, next_seq);
-            if let Some(deadline) = deadline {
-                st.arm_timer(k, seq, deadline);
-            }
+        shared.external_wakers.set(shared.external_wakers.get() + 1);
+        let (task, seq) = shared.block_current(BlockedOn::Future, Waits::None);
+        debug_assert_eq!(seq, next_seq);
+        if let Some(deadline) = deadline {
+            shared.arm_timer(&task, seq, deadline);
         }
+        drop(task);
         let wake = shared.switch_out();
-        shared.st.borrow_mut().external_wakers -= 1;
+        shared.external_wakers.set(shared.external_wakers.get() - 1);
         match wake {
             Wake::Signaled => continue,
             Wake::Timer => return Err(WaitError::Timeout),

@@ -7,7 +7,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use crate::error::TaskletFailure;
-use crate::shared::{Key, Shared};
+use crate::shared::{Shared, Task};
 use crate::{Tasklet, TaskletId};
 
 /// Receives tasklet failures (panics, uncaught errors) instead of [`Scheduler::run`].
@@ -63,7 +63,7 @@ pub(crate) struct Hooks {
     pub(crate) channel: Option<ChannelCallback>,
     pub(crate) slice: Option<SliceHook>,
     /// Last tasklet switched to, for the schedule callback's `previous`.
-    pub(crate) last: Option<Key>,
+    pub(crate) last: Option<Rc<Task>>,
 }
 
 impl fmt::Debug for Hooks {
@@ -78,37 +78,34 @@ impl fmt::Debug for Hooks {
 }
 
 impl Shared {
-    fn handle(self: &Rc<Self>, key: Key) -> Tasklet {
-        Tasklet::from_parts(Rc::downgrade(self), key)
-    }
-
     /// Before a slice: the schedule callback.
-    pub(crate) fn hooks_on_switch(self: &Rc<Self>, next: Key, starting: bool) {
+    pub(crate) fn hooks_on_switch(self: &Rc<Self>, next: &Rc<Task>, starting: bool) {
         let Some(mut cb) = self.take_hook(|h| h.schedule.take()) else {
             return;
         };
         let prev = if starting {
             None
         } else {
-            let last = self.hooks.borrow().last;
-            let main = self.st.borrow().main;
-            Some(self.handle(last.unwrap_or(main)))
+            let last = self.hooks.borrow().last.clone();
+            Some(Tasklet::from_task(
+                last.unwrap_or_else(|| self.main.clone()),
+            ))
         };
-        let next_handle = self.handle(next);
+        let next_handle = Tasklet::from_task(next.clone());
         cb(prev.as_ref(), Some(&next_handle));
         let mut hooks = self.hooks.borrow_mut();
-        hooks.last = Some(next);
+        hooks.last = Some(next.clone());
         if hooks.schedule.is_none() {
             hooks.schedule = Some(cb);
         }
     }
 
     /// A tasklet ended: the schedule callback with no `next`.
-    pub(crate) fn hooks_on_exit(self: &Rc<Self>, key: Key) {
+    pub(crate) fn hooks_on_exit(self: &Rc<Self>, task: &Rc<Task>) {
         let Some(mut cb) = self.take_hook(|h| h.schedule.take()) else {
             return;
         };
-        let prev = self.handle(key);
+        let prev = Tasklet::from_task(task.clone());
         cb(Some(&prev), None);
         let mut hooks = self.hooks.borrow_mut();
         hooks.last = None;
@@ -120,7 +117,7 @@ impl Shared {
     /// After a slice: the slice hook.
     pub(crate) fn hooks_after_slice(
         self: &Rc<Self>,
-        key: Key,
+        task: &Task,
         start: Option<Instant>,
         duration: Option<Duration>,
         finished: bool,
@@ -132,7 +129,7 @@ impl Shared {
             return;
         };
         hook(&SliceInfo {
-            tasklet: key.id(),
+            tasklet: task.key.id(),
             start,
             duration,
             finished,
@@ -154,8 +151,7 @@ impl Shared {
         let Some(mut cb) = self.take_hook(|h| h.channel.take()) else {
             return;
         };
-        let current = self.st.borrow().current;
-        let tasklet = self.handle(current);
+        let tasklet = Tasklet::from_task(self.current_task());
         cb(&ChannelEvent {
             channel,
             channel_name,

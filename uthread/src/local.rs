@@ -41,10 +41,11 @@ pub fn set<T: 'static>(value: T) -> Result<Option<T>, T> {
     let Some(shared) = current_shared() else {
         return Err(value);
     };
+    let me = shared.current_task();
+    // The old value leaves the borrow before it is dropped: its destructor may use locals.
     let old = {
-        let mut st = shared.st.borrow_mut();
-        let cur = st.current;
-        let locals = st.tasklets[cur].locals.get_or_insert_with(Locals::default);
+        let mut locals = me.locals.borrow_mut();
+        let locals = locals.get_or_insert_with(Locals::default);
         locals.values.insert(TypeId::of::<T>(), Box::new(value))
     };
     Ok(old.and_then(|b| b.downcast::<T>().ok()).map(|b| *b))
@@ -53,15 +54,13 @@ pub fn set<T: 'static>(value: T) -> Result<Option<T>, T> {
 /// Removes and returns the calling tasklet's local value of type `T`.
 pub fn take<T: 'static>() -> Option<T> {
     let shared = current_shared()?;
-    let old = {
-        let mut st = shared.st.borrow_mut();
-        let cur = st.current;
-        st.tasklets[cur]
-            .locals
-            .as_mut()?
-            .values
-            .remove(&TypeId::of::<T>())
-    };
+    let me = shared.current_task();
+    let old = me
+        .locals
+        .borrow_mut()
+        .as_mut()?
+        .values
+        .remove(&TypeId::of::<T>());
     old.and_then(|b| b.downcast::<T>().ok()).map(|b| *b)
 }
 
@@ -80,9 +79,9 @@ pub fn with_mut<T: 'static, R>(f: impl FnOnce(&mut T) -> R) -> Option<R> {
     let r = f(&mut value);
     // Put it back unless `f` stored a new one meanwhile.
     let shared = current_shared()?;
-    let mut st = shared.st.borrow_mut();
-    let cur = st.current;
-    let locals = st.tasklets[cur].locals.get_or_insert_with(Locals::default);
+    let me = shared.current_task();
+    let mut locals = me.locals.borrow_mut();
+    let locals = locals.get_or_insert_with(Locals::default);
     locals
         .values
         .entry(TypeId::of::<T>())

@@ -120,13 +120,12 @@ impl RemoteHub {
             match notice {
                 Notice::Tasklet { key, seq } => {
                     let key = Key::from(KeyData::from_ffi(key));
-                    let mut st = shared.st.borrow_mut();
-                    let valid = st
-                        .tasklets
-                        .get(key)
-                        .is_some_and(|r| r.state == TaskletState::Blocked && r.block_seq == seq);
-                    if valid {
-                        st.wake(key, Wake::Signaled, false);
+                    let task = shared.task(key);
+                    if let Some(task) = task {
+                        if task.state.get() == TaskletState::Blocked && task.block_seq.get() == seq
+                        {
+                            shared.wake(&task, Wake::Signaled, false);
+                        }
                     }
                 }
                 Notice::Target(id) => {

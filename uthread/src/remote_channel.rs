@@ -248,9 +248,9 @@ impl<T: Send + 'static> RemoteReceiver<T> {
                 id: self.local.id,
                 name: None,
             });
-            shared.st.borrow_mut().external_wakers += 1;
+            shared.external_wakers.set(shared.external_wakers.get() + 1);
             let waited = wait_for(&shared, &self.local, waiters, (), on, deadline);
-            shared.st.borrow_mut().external_wakers -= 1;
+            shared.external_wakers.set(shared.external_wakers.get() - 1);
             match waited {
                 // Notified: look again (another receiver of this thread may have won).
                 Ok(((), wake)) => settle_after_switch(&shared, wake),
@@ -289,7 +289,7 @@ impl<T: Send + 'static, R, F: FnOnce(T) -> R> Arm<R> for RemoteArm<'_, T, F> {
     fn register(&mut self, me: &TaskletRef) -> WaitRef {
         // Counted as an outside waker while registered (see `collect`).
         if let Some(shared) = self.receiver.shared.upgrade() {
-            shared.st.borrow_mut().external_wakers += 1;
+            shared.external_wakers.set(shared.external_wakers.get() + 1);
         }
         let key = self
             .receiver
@@ -309,7 +309,7 @@ impl<T: Send + 'static, R, F: FnOnce(T) -> R> Arm<R> for RemoteArm<'_, T, F> {
             return Collected::NotFired;
         };
         if let Some(shared) = self.receiver.shared.upgrade() {
-            shared.st.borrow_mut().external_wakers -= 1;
+            shared.external_wakers.set(shared.external_wakers.get() - 1);
         }
         let taken = self.receiver.local.waiters.borrow_mut().take(key);
         match taken {

@@ -5,8 +5,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::error::{RunError, SpawnError, TaskletFailure};
-use crate::hooks::{ChannelCallback, ErrorHandler, Hooks, ScheduleCallback, SliceHook};
-use crate::shared::{self, Config, Enter, PumpExit, PumpLimits, Shared, State};
+use crate::hooks::{ChannelCallback, ErrorHandler, ScheduleCallback, SliceHook};
+use crate::shared::{self, Config, Enter, PumpExit, PumpLimits, Shared};
 use crate::spawn::{spawn_in, Builder, JoinHandle};
 use crate::sys::fiber;
 use crate::sys::overflow;
@@ -185,11 +185,7 @@ impl SchedulerBuilder {
     /// for calls from the main context.
     pub fn build(self) -> Scheduler {
         overflow::install();
-        let shared = Rc::new(Shared {
-            st: std::cell::RefCell::new(State::new(self.config, Clock::new(self.clock))),
-            hooks: std::cell::RefCell::new(Hooks::default()),
-            remote: Default::default(),
-        });
+        let shared = Shared::new(self.config, Clock::new(self.clock), Default::default());
         shared::install_default(&shared);
         Scheduler { shared }
     }
@@ -220,12 +216,12 @@ pub struct Scheduler {
 
 impl fmt::Debug for Scheduler {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let st = self.shared.st.borrow();
+        let shared = &self.shared;
         f.debug_struct("Scheduler")
-            .field("alive", &st.alive)
-            .field("scheduled", &st.scheduled)
-            .field("clock", &st.clock.kind())
-            .field("now", &st.clock.now())
+            .field("alive", &shared.alive.get())
+            .field("scheduled", &shared.scheduled.get())
+            .field("clock", &shared.clock.borrow().kind())
+            .field("now", &shared.now())
             .finish()
     }
 }
@@ -311,34 +307,35 @@ impl Scheduler {
     }
 
     fn run_with(&self, limits: PumpLimits) -> Result<RunOutcome, RunError> {
-        if fiber::in_fiber() || self.shared.st.borrow().pumping {
+        if fiber::in_fiber() || self.shared.pumping.get() {
             return Err(RunError::Nested);
         }
-        if let Some(failure) = self.shared.st.borrow_mut().failures.pop_front() {
+        let pending = self.shared.failures.borrow_mut().pop_front();
+        if let Some(failure) = pending {
             return Err(RunError::Failed(failure));
         }
         let exit = self.shared.pump(limits);
-        let handle = |key| Tasklet::from_parts(Rc::downgrade(&self.shared), key);
+        let handle = Tasklet::from_task;
         Ok(match exit {
             PumpExit::MainResumed | PumpExit::Drained => {
-                let blocked = self.shared.st.borrow().blocked_list();
+                let blocked = self.shared.blocked_list();
                 if blocked.is_empty() {
                     RunOutcome::Finished
                 } else {
                     RunOutcome::Deadlock(DeadlockReport {
                         blocked: blocked
                             .into_iter()
-                            .map(|(k, _, on)| (handle(k), on))
+                            .map(|(task, on)| (handle(task), on))
                             .collect(),
                     })
                 }
             }
             PumpExit::WaitingForTick => RunOutcome::Idle {
-                next_deadline: self.shared.st.borrow_mut().next_live_deadline(),
+                next_deadline: self.shared.next_live_deadline(),
             },
             PumpExit::BudgetSpent => RunOutcome::BudgetSpent,
-            PumpExit::Interrupted { key, removed } => RunOutcome::Interrupted {
-                tasklet: handle(key),
+            PumpExit::Interrupted { task, removed } => RunOutcome::Interrupted {
+                tasklet: handle(task),
                 removed,
             },
             PumpExit::Failed(failure) => return Err(RunError::Failed(failure)),
@@ -350,135 +347,134 @@ impl Scheduler {
     pub fn tick(&self) {
         // Messages and wakes from other threads first, so they count for this tick.
         self.shared.remote.drain_into(&self.shared);
-        let mut st = self.shared.st.borrow_mut();
-        st.expire_timers();
-        st.wake_nice();
-        st.compact_timers();
+        self.shared.expire_timers();
+        self.shared.wake_nice();
+        self.shared.compact_timers();
     }
 
     /// Moves a manual clock forward by `dt` and starts a new tick (see
     /// [`Scheduler::tick`]). On a real clock `dt` is ignored.
     pub fn advance(&self, dt: Duration) {
-        self.shared.st.borrow_mut().clock.advance(dt);
+        self.shared.clock.borrow_mut().advance(dt);
         self.tick();
     }
 
     /// Game time since the clock started.
     pub fn now(&self) -> Duration {
-        self.shared.st.borrow().clock.now()
+        self.shared.now()
     }
 
     /// Which clock this scheduler follows.
     pub fn clock(&self) -> ClockKind {
-        self.shared.st.borrow().clock.kind()
+        self.shared.clock.borrow().kind()
     }
 
     /// Tasklets alive (the main context not counted).
     pub fn alive_count(&self) -> usize {
-        self.shared.st.borrow().alive
+        self.shared.alive.get()
     }
 
     /// Tasklets in the run queue.
     pub fn scheduled_count(&self) -> usize {
-        self.shared.st.borrow().scheduled
+        self.shared.scheduled.get()
     }
 
     /// Tasklets blocked (on anything: channels, timers, primitives).
     pub fn blocked_count(&self) -> usize {
-        let st = self.shared.st.borrow();
-        st.tasklets
+        let registry = self.shared.registry.borrow();
+        registry
             .values()
-            .filter(|r| r.state == TaskletState::Blocked)
+            .filter(|t| t.state.get() == TaskletState::Blocked)
             .count()
     }
 
     /// Timers that may still fire (sleepers and timed waits).
     pub fn timer_count(&self) -> usize {
-        self.shared.st.borrow().timers.live()
+        self.shared.timers.borrow().live()
     }
 
     /// Tasklets waiting for the next tick in `be_nice`.
     pub fn nice_count(&self) -> usize {
-        self.shared.st.borrow().nice.len()
+        self.shared.nice_live.get()
     }
 
     /// The main context's handle.
     pub fn main(&self) -> Tasklet {
-        let key = self.shared.st.borrow().main;
-        Tasklet::from_parts(Rc::downgrade(&self.shared), key)
+        Tasklet::from_task(self.shared.main.clone())
     }
 
     /// The handle of the tasklet with this id, if it is alive here.
     pub fn tasklet(&self, id: crate::TaskletId) -> Option<Tasklet> {
         let key = shared::Key::from(slotmap::KeyData::from_ffi(id.0));
-        self.shared
-            .st
-            .borrow()
-            .tasklets
-            .contains_key(key)
-            .then(|| Tasklet::from_parts(Rc::downgrade(&self.shared), key))
+        self.shared.task(key).map(Tasklet::from_task)
     }
 
     /// Every live tasklet (the main context excluded).
     pub fn tasklets(&self) -> Vec<Tasklet> {
-        let st = self.shared.st.borrow();
-        st.tasklets
-            .keys()
-            .filter(|k| *k != st.main)
-            .map(|k| Tasklet::from_parts(Rc::downgrade(&self.shared), k))
+        let registry = self.shared.registry.borrow();
+        registry
+            .values()
+            .filter(|t| !Rc::ptr_eq(t, &self.shared.main))
+            .map(|t| Tasklet::from_task(t.clone()))
             .collect()
     }
 
     /// Resumes made by the last (or current) run call.
     pub fn last_run_resumes(&self) -> u64 {
-        self.shared.st.borrow().pump.resumes
+        self.shared.resumes.get()
     }
 
     /// The longest slice of the last run call and whose it was (with timing on).
     pub fn last_run_longest_slice(&self) -> Option<(Tasklet, Duration)> {
-        let longest = self.shared.st.borrow().pump.longest;
-        longest.map(|(k, d)| (Tasklet::from_parts(Rc::downgrade(&self.shared), k), d))
+        let longest = self.shared.longest.borrow().clone();
+        longest.map(|(task, d)| (Tasklet::from_task(task), d))
     }
 
     /// Sends failures (panics, uncaught errors) to `handler` instead of returning them
     /// from `run`.
     pub fn set_error_handler(&self, handler: impl FnMut(TaskletFailure) + 'static) {
         self.shared.hooks.borrow_mut().error_handler = Some(Box::new(handler) as ErrorHandler);
+        self.shared.refresh_hooks_active();
     }
 
     /// Removes the error handler.
     pub fn clear_error_handler(&self) {
         self.shared.hooks.borrow_mut().error_handler = None;
+        self.shared.refresh_hooks_active();
     }
 
     /// Failures not yet reported (kept while the main context was blocked).
     pub fn take_failures(&self) -> Vec<TaskletFailure> {
-        self.shared.st.borrow_mut().failures.drain(..).collect()
+        let failures: Vec<_> = self.shared.failures.borrow_mut().drain(..).collect();
+        failures
     }
 
     /// Sets (or with `None` clears) the schedule callback, called on every switch.
     pub fn set_schedule_callback(&self, cb: Option<ScheduleCallback>) {
         self.shared.hooks.borrow_mut().schedule = cb;
+        self.shared.refresh_hooks_active();
     }
 
     /// Sets (or clears) the channel callback, called on every channel operation.
     pub fn set_channel_callback(&self, cb: Option<ChannelCallback>) {
         self.shared.hooks.borrow_mut().channel = cb;
+        self.shared.refresh_hooks_active();
     }
 
     /// Sets (or clears) the slice hook, called after every slice when timing is on.
     pub fn set_slice_hook(&self, hook: Option<SliceHook>) {
         self.shared.hooks.borrow_mut().slice = hook;
+        self.shared.refresh_hooks_active();
     }
 
     /// Turns slice timing on or off (see [`SchedulerBuilder::timing`]).
     pub fn set_timing(&self, on: bool) {
-        self.shared.st.borrow_mut().config.timing = on;
+        self.shared.config.borrow_mut().timing = on;
     }
 
     /// Counters of the stack pool.
     pub fn stack_stats(&self) -> StackPoolStats {
-        self.shared.st.borrow().pool.stats()
+        self.shared.pool.borrow().stats()
     }
 
     /// Maps `count` dedicated stacks of the default size now, so the next `count`
@@ -488,14 +484,13 @@ impl Scheduler {
     ///
     /// The stack error that stopped it (the stacks mapped before it stay in the pool).
     pub fn reserve_stacks(&self, count: usize) -> Result<(), crate::StackError> {
-        let mut st = self.shared.st.borrow_mut();
-        let size = st.config.stack_size;
-        st.pool.reserve(size, count)
+        let size = self.shared.config.borrow().stack_size;
+        self.shared.pool.borrow_mut().reserve(size, count)
     }
 
     /// Unmaps every idle stack in the pool (and every shared stack no tasklet uses).
     pub fn trim_stacks(&self) {
-        self.shared.st.borrow_mut().pool.trim();
+        self.shared.pool.borrow_mut().trim();
     }
 
     /// Runs `f` with this scheduler as the thread's current one (for calls from the main
@@ -528,78 +523,79 @@ impl Scheduler {
 /// tasklet (each unwinds before its kill returns), then the caller (which unwinds at
 /// once). Unlike a drop, this leaves the scheduler open for new tasklets.
 fn kill_all_from_a_tasklet(shared: &Rc<Shared>) {
-    let (current, main, keys) = {
-        let st = shared.st.borrow();
-        let keys: Vec<_> = st.tasklets.keys().collect();
-        (st.current, st.main, keys)
-    };
-    let handle = |key| Tasklet::from_parts(Rc::downgrade(shared), key);
-    for key in keys.into_iter().filter(|&k| k != main && k != current) {
-        let _ = handle(key).kill();
+    let me = shared.current_task();
+    let others: Vec<_> = shared
+        .registry
+        .borrow()
+        .values()
+        .filter(|t| !Rc::ptr_eq(t, &shared.main) && !Rc::ptr_eq(t, &me))
+        .cloned()
+        .collect();
+    for task in others {
+        let _ = Tasklet::from_task(task).kill();
     }
-    if current != main {
-        let _ = handle(current).kill();
+    if !Rc::ptr_eq(&me, &shared.main) {
+        let _ = Tasklet::from_task(me).kill();
     }
 }
 
 /// Kills every tasklet, a few rounds in case destructors spawn more; whatever survives
 /// is abandoned (its stack is leaked rather than unwound blindly).
 fn teardown(shared: &Rc<Shared>) {
-    if fiber::in_fiber() || shared.st.borrow().pumping {
-        shared.st.borrow_mut().closing = true;
+    if fiber::in_fiber() || shared.pumping.get() {
+        shared.closing.set(true);
         return;
     }
     let handler = shared.hooks.borrow_mut().error_handler.take();
+    let others = |shared: &Rc<Shared>| -> Vec<_> {
+        shared
+            .registry
+            .borrow()
+            .values()
+            .filter(|t| !Rc::ptr_eq(t, &shared.main))
+            .cloned()
+            .collect()
+    };
     for _round in 0..8 {
-        let keys: Vec<_> = {
-            let st = shared.st.borrow();
-            st.tasklets.keys().filter(|k| *k != st.main).collect()
-        };
-        if keys.is_empty() {
+        let tasks = others(shared);
+        if tasks.is_empty() {
             break;
         }
-        for key in keys {
-            let t = Tasklet::from_parts(Rc::downgrade(shared), key);
-            let _ = t.kill_pending();
+        for task in tasks {
+            let _ = Tasklet::from_task(task).kill_pending();
         }
         // Failures during teardown (a destructor panicking) are dropped: there is nobody
         // left to report them to but stderr, where the panic hook already wrote them.
-        let unlimited = PumpLimits {
-            until_main: false,
-            budget: Budget::Unlimited,
-            per_slice: false,
-            hard: false,
-        };
-        while let PumpExit::Failed(_) = shared.pump(unlimited) {}
-        shared.st.borrow_mut().failures.clear();
+        while let PumpExit::Failed(_) = shared.pump(PumpLimits::UNLIMITED) {}
+        shared.failures.borrow_mut().clear();
     }
-    // Anything still alive refused to die (caught the kill and blocked forever).
-    let leftovers: Vec<_> = {
-        let mut st = shared.st.borrow_mut();
-        let main = st.main;
-        let keys: Vec<_> = st.tasklets.keys().filter(|k| *k != main).collect();
-        keys.into_iter()
-            .filter_map(|k| st.tasklets.remove(k))
-            .collect()
-    };
-    shared.st.borrow_mut().alive = 0;
-    for mut rec in leftovers {
-        if let Some(fiber) = rec.fiber.take() {
+    // Anything still alive refused to die (caught the kill and blocked forever): its
+    // stack is leaked rather than unwound blindly.
+    for task in others(shared) {
+        task.state.set(TaskletState::Dead);
+        let fiber = task.fiber.borrow_mut().take();
+        if let Some(fiber) = fiber {
             std::mem::forget(fiber);
         }
+        let removed = shared.registry.borrow_mut().remove(task.key);
+        drop(removed);
     }
+    shared.alive.set(0);
     let mut hooks = shared.hooks.borrow_mut();
     if hooks.error_handler.is_none() {
         hooks.error_handler = handler;
     }
+    drop(hooks);
+    shared.refresh_hooks_active();
 }
 
 impl Drop for Scheduler {
     fn drop(&mut self) {
         teardown(&self.shared);
-        let garbage = std::mem::take(&mut self.shared.st.borrow_mut().garbage);
-        drop(garbage);
-        self.shared.st.borrow_mut().closing = true;
+        self.shared.closing.set(true);
+        // Queue, be_nice and registry entries hold tasklet records that may hold wait
+        // refs or handles back into the scheduler: clear them to break the cycles.
+        self.shared.clear_queues();
         shared::uninstall(&self.shared);
     }
 }

@@ -251,10 +251,7 @@ impl<'a, R: 'a> Select<'a, R> {
         open: usize,
         deadline: Option<Duration>,
     ) -> Wake {
-        let me = TaskletRef {
-            shared: Rc::downgrade(shared),
-            key: shared.st.borrow().current,
-        };
+        let me: TaskletRef = shared.current_task();
         let mut waits = Vec::with_capacity(open);
         let mut objects: Vec<ObjectId> = Vec::with_capacity(open);
         for arm in &mut self.arms {
@@ -264,14 +261,13 @@ impl<'a, R: 'a> Select<'a, R> {
             objects.push(arm.object());
             waits.push(arm.register(&me));
         }
-        {
-            let mut st = shared.st.borrow_mut();
-            let (key, seq) =
-                st.block_current(BlockedOn::Select { arms: waits.len() }, Waits::Many(waits));
-            if let Some(deadline) = deadline {
-                st.arm_timer(key, seq, deadline);
-            }
+        drop(me);
+        let (task, seq) =
+            shared.block_current(BlockedOn::Select { arms: waits.len() }, Waits::Many(waits));
+        if let Some(deadline) = deadline {
+            shared.arm_timer(&task, seq, deadline);
         }
+        drop(task);
         shared.switch_out()
     }
 

@@ -8,11 +8,17 @@
 //! record comes off the run queue. So `kill`, `run`, `switch` and channel preferences are
 //! all just run-queue ordering followed by [`Shared::switch_out`].
 //!
-//! Borrow discipline: `State` sits in one `RefCell`. It is never borrowed while user code
-//! runs (a tasklet body, a hook, a destructor of user data), which is why records and
-//! wait refs removed under the borrow go to `garbage` and are dropped by the pump.
+//! Layout, for speed: each tasklet's record is a reference-counted [`Task`] whose hot
+//! fields are `Cell`s. The run queue, wait lists and handles hold `Rc<Task>`s, so a switch
+//! touches the record directly, with no lookup, and resumes its fiber in place. The
+//! scheduler's own state is split into small cells so that no operation borrows more
+//! than it needs. The slot map (`registry`) is only for ids and whole-scheduler scans.
+//!
+//! Borrow discipline: no `RefCell` of the scheduler is borrowed while user code runs (a
+//! tasklet body, a hook, a destructor of user data). Wait refs removed by a wake may hold
+//! the last handle to a primitive, so they go to `garbage` and the pump drops them.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
@@ -21,6 +27,7 @@ use slotmap::{Key as _, SlotMap};
 
 use crate::error::{panic_message, FailureKind, TaskletFailure, Thrown, WaitError};
 use crate::hooks::Hooks;
+use crate::local::Locals;
 use crate::sys::fiber::{self, Fiber, FiberExit};
 use crate::sys::stack::StackPool;
 use crate::tasklet::{BlockedOn, TaskletState};
@@ -29,7 +36,7 @@ use crate::wait::WaitRef;
 use crate::{Budget, TaskletExit, TaskletId};
 
 slotmap::new_key_type! {
-    /// A tasklet's slot in its scheduler.
+    /// A tasklet's slot in its scheduler's registry; its id.
     pub(crate) struct Key;
 }
 
@@ -69,7 +76,6 @@ impl Wake {
 
 /// A tasklet's wait entries (more than one only inside `select`).
 #[derive(Debug, Default)]
-#[allow(dead_code, reason = "Many is built by select (layer 2)")]
 pub(crate) enum Waits {
     #[default]
     None,
@@ -77,19 +83,7 @@ pub(crate) enum Waits {
     Many(Vec<WaitRef>),
 }
 
-#[allow(dead_code, reason = "push is used by select (layer 2)")]
 impl Waits {
-    pub(crate) fn push(&mut self, w: WaitRef) {
-        *self = match std::mem::take(self) {
-            Waits::None => Waits::One(w),
-            Waits::One(a) => Waits::Many(vec![a, w]),
-            Waits::Many(mut v) => {
-                v.push(w);
-                Waits::Many(v)
-            }
-        }
-    }
-
     /// Whether dropping these refs may drop a primitive (and run user destructors),
     /// which must wait until the scheduler is not borrowed.
     fn holds_last_ref(&self) -> bool {
@@ -124,63 +118,172 @@ pub(crate) enum Exit {
     Failed(FailureKind),
 }
 
-/// Everything the scheduler knows about one tasklet.
-pub(crate) struct Record {
-    /// `None` for the main pseudo-tasklet, and while the pump is resuming it.
-    pub(crate) fiber: Option<Fiber>,
-    pub(crate) state: TaskletState,
-    pub(crate) started: bool,
-    pub(crate) name: Option<Rc<str>>,
-    pub(crate) blocked_on: Option<BlockedOn>,
-    pub(crate) waits: Waits,
-    /// Why it was last made runnable, if not plainly signaled; read by its blocking call.
-    pub(crate) wake: Option<Wake>,
+/// Everything the scheduler knows about one tasklet. Shared (`Rc`) by the registry, the
+/// run queue while it is queued, wait lists while it waits, and its handles; it outlives
+/// the tasklet as a tombstone whose state is `Dead`.
+pub(crate) struct Task {
+    /// Its slot in the registry (its id).
+    pub(crate) key: Key,
+    pub(crate) sched: Weak<Shared>,
+    pub(crate) state: Cell<TaskletState>,
+    pub(crate) started: Cell<bool>,
+    /// Bumped each time it enters the run queue; stale queue entries are skipped.
+    pub(crate) ticket: Cell<u32>,
+    /// Bumped each time it blocks; stale timer and be_nice entries are skipped.
+    pub(crate) block_seq: Cell<u32>,
+    /// Whether a timer entry for the current block is armed.
+    pub(crate) timer_armed: Cell<bool>,
     /// Sticky: once killed, every later blocking call unwinds again.
-    pub(crate) kill_requested: bool,
+    pub(crate) kill_requested: Cell<bool>,
     /// A kill started unwinding its stack, or it suspended while a panic was unwinding.
     /// With `std::thread::panicking()` this tells its own destructors (which must not be
     /// unwound twice) apart from the other stacks on the thread that the panic count also
     /// covers (a main context dropping the scheduler while it panics, a tasklet suspended
     /// half-way through a panic).
-    pub(crate) unwinding: bool,
-    /// Bumped each time it enters the run queue; stale queue entries are skipped.
-    pub(crate) ticket: u32,
-    /// Bumped each time it blocks; stale timer and be_nice entries are skipped.
-    pub(crate) block_seq: u32,
-    /// Whether a timer entry for the current block is armed.
-    pub(crate) timer_armed: bool,
-    pub(crate) atomic: bool,
-    pub(crate) switches: u64,
-    pub(crate) run_time: Duration,
-    pub(crate) stack_size: usize,
-    pub(crate) locals: Option<crate::local::Locals>,
-    pub(crate) exit_observer: Option<Rc<dyn ExitObserver>>,
+    pub(crate) unwinding: Cell<bool>,
+    pub(crate) atomic: Cell<bool>,
+    /// Why it was last made runnable, if not plainly signaled; read by its blocking call.
+    pub(crate) wake: Cell<Option<Wake>>,
+    /// `kill_requested || wake.is_some()`: lets the common path (nothing pending) check
+    /// one flag instead of moving `wake` out and back.
+    interrupt: Cell<bool>,
+    pub(crate) waits: Cell<Waits>,
+    pub(crate) blocked_on: RefCell<Option<BlockedOn>>,
+    /// `None` for the main pseudo-tasklet and once the tasklet has ended. Borrowed by the
+    /// pump for the whole of a slice (the tasklet never touches its own fiber).
+    pub(crate) fiber: RefCell<Option<Fiber>>,
+    pub(crate) name: RefCell<Option<Rc<str>>>,
+    pub(crate) switches: Cell<u64>,
+    pub(crate) run_time: Cell<Duration>,
+    pub(crate) stack_size: Cell<usize>,
+    pub(crate) locals: RefCell<Option<Locals>>,
+    pub(crate) exit_observer: RefCell<Option<Rc<dyn ExitObserver>>>,
 }
 
-impl Record {
-    fn new(name: Option<Rc<str>>, state: TaskletState, stack_size: usize, atomic: bool) -> Record {
-        Record {
-            fiber: None,
-            state,
-            started: false,
-            name,
-            blocked_on: None,
-            waits: Waits::None,
-            wake: None,
-            kill_requested: false,
-            unwinding: false,
-            ticket: 0,
-            block_seq: 0,
-            timer_armed: false,
-            atomic,
-            switches: 0,
-            run_time: Duration::ZERO,
-            stack_size,
-            locals: None,
-            exit_observer: None,
+impl Task {
+    fn new(
+        key: Key,
+        sched: Weak<Shared>,
+        name: Option<Rc<str>>,
+        state: TaskletState,
+        atomic: bool,
+    ) -> Task {
+        Task {
+            key,
+            sched,
+            state: Cell::new(state),
+            started: Cell::new(false),
+            ticket: Cell::new(0),
+            block_seq: Cell::new(0),
+            timer_armed: Cell::new(false),
+            kill_requested: Cell::new(false),
+            unwinding: Cell::new(false),
+            atomic: Cell::new(atomic),
+            wake: Cell::new(None),
+            interrupt: Cell::new(false),
+            waits: Cell::new(Waits::None),
+            blocked_on: RefCell::new(None),
+            fiber: RefCell::new(None),
+            name: RefCell::new(name),
+            switches: Cell::new(0),
+            run_time: Cell::new(Duration::ZERO),
+            stack_size: Cell::new(0),
+            locals: RefCell::new(None),
+            exit_observer: RefCell::new(None),
         }
     }
+
+    /// Whether it has not ended.
+    #[inline]
+    pub(crate) fn is_alive(&self) -> bool {
+        self.state.get() != TaskletState::Dead
+    }
+
+    /// Wakes it (if it is still blocked) with `reason`, at the back of its scheduler's
+    /// run queue or at the front.
+    #[inline]
+    pub(crate) fn wake(self: &Rc<Self>, reason: Wake, front: bool) -> bool {
+        match self.sched.upgrade() {
+            Some(shared) => shared.wake(self, reason, front),
+            None => false,
+        }
+    }
+
+    /// Whether a pending wake is a kill (without taking it).
+    fn kill_pending(&self) -> bool {
+        let wake = self.wake.take();
+        let kill = matches!(wake, Some(Wake::Kill));
+        self.wake.set(wake);
+        kill
+    }
+
+    /// Records `reason` as pending, unless a kill already is (a kill outranks anything).
+    pub(crate) fn set_pending(&self, reason: Wake) {
+        if !self.kill_pending() {
+            self.wake.set(Some(reason));
+        }
+        self.interrupt.set(true);
+    }
+
+    /// Marks it killed: every blocking call from now on unwinds it.
+    pub(crate) fn request_kill(&self) {
+        self.kill_requested.set(true);
+        self.interrupt.set(true);
+    }
+
+    /// A kill or throw waiting for it (see
+    /// [`pending_interrupt`](crate::wait::pending_interrupt)).
+    #[inline]
+    pub(crate) fn take_interrupt(&self) -> Option<Wake> {
+        if !self.interrupt.get() {
+            return None;
+        }
+        self.take_interrupt_slow()
+    }
+
+    #[cold]
+    fn take_interrupt_slow(&self) -> Option<Wake> {
+        if self.kill_requested.get() {
+            return Some(Wake::Kill);
+        }
+        self.interrupt.set(false);
+        self.wake.take()
+    }
+
+    /// Why it was just resumed (it is the caller, back from a switch).
+    #[inline]
+    pub(crate) fn take_wake(&self) -> Wake {
+        if !self.interrupt.get() {
+            return Wake::Signaled;
+        }
+        self.take_wake_slow()
+    }
+
+    #[cold]
+    fn take_wake_slow(&self) -> Wake {
+        let wake = self.wake.take().unwrap_or(Wake::Signaled);
+        self.interrupt.set(self.kill_requested.get());
+        if self.kill_requested.get() && !(self.unwinding.get() && std::thread::panicking()) {
+            return Wake::Kill;
+        }
+        wake
+    }
 }
+
+impl std::fmt::Debug for Task {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("Task");
+        d.field("id", &self.key.id())
+            .field("state", &self.state.get());
+        if let Some(name) = self.name.borrow().as_deref() {
+            d.field("name", &name);
+        }
+        d.finish()
+    }
+}
+
+/// A tasklet, from inside the crate.
+pub(crate) type TaskletRef = Rc<Task>;
 
 /// Settings fixed when the scheduler is built.
 #[derive(Clone, Debug)]
@@ -212,6 +315,13 @@ impl PumpLimits {
         per_slice: false,
         hard: false,
     };
+
+    pub(crate) const UNLIMITED: PumpLimits = PumpLimits {
+        until_main: false,
+        budget: Budget::Unlimited,
+        per_slice: false,
+        hard: false,
+    };
 }
 
 /// Why a pump call returned.
@@ -227,92 +337,59 @@ pub(crate) enum PumpExit {
     BudgetSpent,
     /// A tasklet overran its slice. `removed`: hard mode took it out of the queue.
     Interrupted {
-        key: Key,
+        task: Rc<Task>,
         removed: bool,
     },
     Failed(TaskletFailure),
 }
 
-/// Live accounting of the current pump call (for budgets and the watchdog).
-#[derive(Debug, Default)]
-pub(crate) struct PumpStats {
-    pub(crate) resumes: u64,
-    /// When the pump call started; read only under a time budget, so only set then.
-    pub(crate) started: Option<Instant>,
-    pub(crate) longest: Option<(Key, Duration)>,
-}
-
-/// Watchdog state visible to uthread calls made from inside a slice.
-#[derive(Debug, Default)]
-pub(crate) struct Watch {
-    /// Deadline of the running slice under a hard per-slice budget, or of the whole call
-    /// under a hard total budget.
-    pub(crate) hard_deadline: Option<Instant>,
-    /// Set by a tasklet that interrupted itself (hard mode).
-    pub(crate) interrupted: Option<Key>,
-}
-
-/// The mutable part of a scheduler.
-pub(crate) struct State {
-    pub(crate) tasklets: SlotMap<Key, Record>,
-    queue: VecDeque<(Key, u32)>,
-    /// Live entries in `queue` (the run count minus the current tasklet).
-    pub(crate) scheduled: usize,
-    pub(crate) current: Key,
-    pub(crate) main: Key,
-    pub(crate) pool: StackPool,
-    pub(crate) clock: Clock,
-    pub(crate) timers: Timers,
-    /// be_nice waiters, woken at the next tick (key, block_seq).
-    pub(crate) nice: Vec<(Key, u32)>,
-    pub(crate) config: Config,
-    pub(crate) pumping: bool,
-    pub(crate) failures: VecDeque<TaskletFailure>,
-    /// Removed records and wait refs, dropped by the pump outside any borrow.
-    pub(crate) garbage: Vec<Garbage>,
-    pub(crate) watch: Watch,
-    pub(crate) pump: PumpStats,
-    /// Waits on things another thread may end (futures, remote receivers); while nonzero,
-    /// an empty run queue is not a deadlock.
-    pub(crate) external_wakers: usize,
-    /// Tasklets alive, main excluded.
-    pub(crate) alive: usize,
-    pub(crate) closing: bool,
-}
-
-/// Wait refs removed under the borrow: dropping one may drop the last handle to a
-/// primitive, and with it values whose destructors run user code.
-pub(crate) type Garbage = Waits;
-
 /// One scheduler, shared by its handles.
 pub(crate) struct Shared {
-    pub(crate) st: RefCell<State>,
+    /// The main context's record.
+    pub(crate) main: Rc<Task>,
+    /// The running tasklet, or `main` between slices and outside the pump.
+    pub(crate) current: RefCell<Rc<Task>>,
+    /// The run queue: tasklets and the ticket they were queued with.
+    queue: RefCell<VecDeque<(Rc<Task>, u32)>>,
+    /// Live entries in `queue` (the run count minus the current tasklet).
+    pub(crate) scheduled: Cell<usize>,
+    /// be_nice waiters (with their block number), woken at the next tick.
+    nice: RefCell<Vec<(Rc<Task>, u32)>>,
+    /// Tasklets blocked in be_nice right now (the list may also hold stale entries).
+    pub(crate) nice_live: Cell<usize>,
+    /// Tasklets alive, main excluded.
+    pub(crate) alive: Cell<usize>,
+    /// Waits on things another thread may end (futures, remote receivers); while nonzero,
+    /// an empty run queue is not a deadlock.
+    pub(crate) external_wakers: Cell<usize>,
+    pub(crate) pumping: Cell<bool>,
+    pub(crate) closing: Cell<bool>,
+    /// Wait refs whose drop may run user code, dropped by the pump.
+    garbage: RefCell<Vec<Waits>>,
+    /// Under a hard budget: when the running slice (or the whole call) must stop.
+    pub(crate) hard_deadline: Cell<Option<Instant>>,
+    /// Set by a tasklet that interrupted itself (hard mode).
+    pub(crate) interrupted: RefCell<Option<Rc<Task>>>,
+    /// Resumes made by the current (or last) pump call.
+    pub(crate) resumes: Cell<u64>,
+    /// When the current pump call started (only under a time budget).
+    pump_started: Cell<Option<Instant>>,
+    /// The longest slice of the current (or last) pump call, with timing on.
+    pub(crate) longest: RefCell<Option<(Rc<Task>, Duration)>>,
+    /// Every live tasklet (and main), by id.
+    pub(crate) registry: RefCell<SlotMap<Key, Rc<Task>>>,
+    pub(crate) pool: RefCell<StackPool>,
+    pub(crate) clock: RefCell<Clock>,
+    pub(crate) timers: RefCell<Timers>,
+    pub(crate) config: RefCell<Config>,
+    pub(crate) failures: RefCell<VecDeque<TaskletFailure>>,
     pub(crate) hooks: RefCell<Hooks>,
+    /// Whether any hook is set (checked on the hot paths instead of borrowing `hooks`).
+    pub(crate) hooks_active: Cell<bool>,
+    /// Whether a tasklet on a copied stack was ever spawned (only then is there anything
+    /// to prefetch before a slice).
+    pub(crate) has_copying: Cell<bool>,
     pub(crate) remote: crate::remote::RemoteHub,
-}
-
-/// A tasklet, from inside the crate: its scheduler and its slot.
-#[derive(Clone)]
-pub(crate) struct TaskletRef {
-    pub(crate) shared: Weak<Shared>,
-    pub(crate) key: Key,
-}
-
-impl std::fmt::Debug for TaskletRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.key.id())
-    }
-}
-
-impl TaskletRef {
-    /// Wakes this tasklet (if it is still blocked) with `reason`, at the back of its run
-    /// queue or at the front.
-    pub(crate) fn wake(&self, reason: Wake, front: bool) -> bool {
-        match self.shared.upgrade() {
-            Some(shared) => shared.st.borrow_mut().wake(self.key, reason, front),
-            None => false,
-        }
-    }
 }
 
 thread_local! {
@@ -338,12 +415,15 @@ pub(crate) fn install_default(shared: &Rc<Shared>) {
 
 /// Forgets `shared` as the thread's scheduler (it is being dropped).
 pub(crate) fn uninstall(shared: &Rc<Shared>) {
-    CURRENT.with(|c| {
+    let removed = CURRENT.with(|c| {
         let mut c = c.borrow_mut();
         if c.as_ref().is_some_and(|s| Rc::ptr_eq(s, shared)) {
-            *c = None;
+            c.take()
+        } else {
+            None
         }
     });
+    drop(removed);
 }
 
 /// Makes a scheduler current for a scope, restoring the previous one after.
@@ -367,226 +447,286 @@ impl Drop for Enter {
     }
 }
 
-impl State {
-    pub(crate) fn new(config: Config, clock: Clock) -> State {
-        let mut tasklets = SlotMap::with_key();
-        let main = tasklets.insert(Record::new(
-            Some(Rc::from("main")),
-            TaskletState::Running,
-            0,
-            false,
-        ));
-        tasklets[main].started = true;
-        State {
-            tasklets,
-            queue: VecDeque::new(),
-            scheduled: 0,
-            current: main,
-            main,
-            pool: StackPool::new(config.max_idle_stacks),
-            clock,
-            timers: Timers::default(),
-            nice: Vec::new(),
-            config,
-            pumping: false,
-            failures: VecDeque::new(),
-            garbage: Vec::new(),
-            watch: Watch::default(),
-            pump: PumpStats::default(),
-            external_wakers: 0,
-            alive: 0,
-            closing: false,
-        }
-    }
-
-    /// Inserts a new record (used by spawn).
-    pub(crate) fn insert_record(
-        &mut self,
-        name: Option<Rc<str>>,
-        state: TaskletState,
-        stack_size: usize,
-        atomic: bool,
-    ) -> Key {
-        self.alive += 1;
-        self.tasklets
-            .insert(Record::new(name, state, stack_size, atomic))
-    }
-
-    /// Appends (or prepends) a tasklet to the run queue. It must be alive.
-    pub(crate) fn enqueue(&mut self, key: Key, front: bool) {
-        let Some(rec) = self.tasklets.get_mut(key) else {
-            return;
-        };
-        if rec.state == TaskletState::Scheduled {
-            // Already queued: invalidate the old entry so it moves rather than doubles.
-            self.scheduled -= 1;
-        }
-        rec.state = TaskletState::Scheduled;
-        rec.ticket = rec.ticket.wrapping_add(1);
-        let entry = (key, rec.ticket);
-        if front {
-            self.queue.push_front(entry);
-        } else {
-            self.queue.push_back(entry);
-        }
-        self.scheduled += 1;
-    }
-
-    /// Takes a queued tasklet out of the queue (it stays wherever `state` says).
-    pub(crate) fn dequeue(&mut self, key: Key, new_state: TaskletState) {
-        if let Some(rec) = self.tasklets.get_mut(key) {
-            if rec.state == TaskletState::Scheduled {
-                rec.ticket = rec.ticket.wrapping_add(1);
-                self.scheduled -= 1;
+impl Shared {
+    /// A scheduler with no tasklet but its main context.
+    pub(crate) fn new(
+        config: Config,
+        clock: Clock,
+        remote: crate::remote::RemoteHub,
+    ) -> Rc<Shared> {
+        Rc::new_cyclic(|weak| {
+            let mut registry = SlotMap::with_key();
+            let main = registry.insert_with_key(|key| {
+                Rc::new(Task::new(
+                    key,
+                    weak.clone(),
+                    Some(Rc::from("main")),
+                    TaskletState::Running,
+                    false,
+                ))
+            });
+            let main = registry[main].clone();
+            main.started.set(true);
+            Shared {
+                current: RefCell::new(main.clone()),
+                main,
+                queue: RefCell::new(VecDeque::new()),
+                scheduled: Cell::new(0),
+                nice: RefCell::new(Vec::new()),
+                nice_live: Cell::new(0),
+                alive: Cell::new(0),
+                external_wakers: Cell::new(0),
+                pumping: Cell::new(false),
+                closing: Cell::new(false),
+                garbage: RefCell::new(Vec::new()),
+                hard_deadline: Cell::new(None),
+                interrupted: RefCell::new(None),
+                resumes: Cell::new(0),
+                pump_started: Cell::new(None),
+                longest: RefCell::new(None),
+                registry: RefCell::new(registry),
+                pool: RefCell::new(StackPool::new(config.max_idle_stacks)),
+                clock: RefCell::new(clock),
+                timers: RefCell::new(Timers::default()),
+                config: RefCell::new(config),
+                failures: RefCell::new(VecDeque::new()),
+                hooks: RefCell::new(Hooks::default()),
+                hooks_active: Cell::new(false),
+                has_copying: Cell::new(false),
+                remote,
             }
-            rec.state = new_state;
+        })
+    }
+
+    /// The running tasklet (main between slices and outside the pump).
+    #[inline]
+    pub(crate) fn current_task(&self) -> Rc<Task> {
+        self.current.borrow().clone()
+    }
+
+    /// Game time now.
+    #[inline]
+    pub(crate) fn now(&self) -> Duration {
+        self.clock.borrow().now()
+    }
+
+    /// Registers a new tasklet record (used by spawn).
+    pub(crate) fn insert_task(self: &Rc<Self>, name: Option<Rc<str>>, atomic: bool) -> Rc<Task> {
+        self.alive.set(self.alive.get() + 1);
+        let mut registry = self.registry.borrow_mut();
+        let key = registry.insert_with_key(|key| {
+            Rc::new(Task::new(
+                key,
+                Rc::downgrade(self),
+                name,
+                TaskletState::Paused,
+                atomic,
+            ))
+        });
+        registry[key].clone()
+    }
+
+    /// Looks a live tasklet up by id.
+    pub(crate) fn task(&self, key: Key) -> Option<Rc<Task>> {
+        self.registry.borrow().get(key).cloned()
+    }
+
+    /// Appends (or prepends) a live tasklet to the run queue.
+    #[inline]
+    pub(crate) fn enqueue(&self, task: &Rc<Task>, front: bool) {
+        if task.state.get() == TaskletState::Scheduled {
+            // Already queued: invalidate the old entry so it moves rather than doubles.
+            self.scheduled.set(self.scheduled.get() - 1);
         }
+        task.state.set(TaskletState::Scheduled);
+        let ticket = task.ticket.get().wrapping_add(1);
+        task.ticket.set(ticket);
+        let mut queue = self.queue.borrow_mut();
+        if front {
+            queue.push_front((task.clone(), ticket));
+        } else {
+            queue.push_back((task.clone(), ticket));
+        }
+        self.scheduled.set(self.scheduled.get() + 1);
+    }
+
+    /// Takes a queued tasklet out of the queue (it stays wherever `new_state` says).
+    #[inline]
+    pub(crate) fn dequeue(&self, task: &Task, new_state: TaskletState) {
+        if task.state.get() == TaskletState::Scheduled {
+            task.ticket.set(task.ticket.get().wrapping_add(1));
+            self.scheduled.set(self.scheduled.get() - 1);
+        }
+        task.state.set(new_state);
     }
 
     /// The next live queue entry.
-    fn pop_next(&mut self) -> Option<Key> {
-        while let Some((key, ticket)) = self.queue.pop_front() {
-            if let Some(rec) = self.tasklets.get(key) {
-                if rec.ticket == ticket && rec.state == TaskletState::Scheduled {
-                    self.scheduled -= 1;
-                    return Some(key);
-                }
+    #[inline]
+    fn pop_next(&self) -> Option<Rc<Task>> {
+        let mut queue = self.queue.borrow_mut();
+        while let Some((task, ticket)) = queue.pop_front() {
+            if task.ticket.get() == ticket && task.state.get() == TaskletState::Scheduled {
+                self.scheduled.set(self.scheduled.get() - 1);
+                return Some(task);
             }
         }
         None
     }
 
-    /// Blocks the current tasklet: it leaves the run and waits on `waits`.
-    pub(crate) fn block_current(&mut self, on: BlockedOn, waits: Waits) -> (Key, u32) {
-        let key = self.current;
-        let rec = &mut self.tasklets[key];
-        rec.state = TaskletState::Blocked;
-        rec.blocked_on = Some(on);
-        rec.waits = waits;
-        rec.block_seq = rec.block_seq.wrapping_add(1);
-        rec.timer_armed = false;
-        (key, rec.block_seq)
+    /// The tasklet that will run next, if any (for prefetching).
+    #[inline]
+    fn peek_next(&self) -> Option<Rc<Task>> {
+        self.queue.borrow().front().map(|(t, _)| t.clone())
     }
 
-    /// Arms a timer that wakes the current (blocking) tasklet with `Wake::Timer`.
-    pub(crate) fn arm_timer(&mut self, key: Key, seq: u32, deadline: Duration) {
-        self.timers.push(deadline, key, seq);
-        if let Some(rec) = self.tasklets.get_mut(key) {
-            rec.timer_armed = true;
-        }
+    /// Blocks the current tasklet: it leaves the run and waits on `waits`. Returns it
+    /// with the number of this block (for timers and be_nice entries).
+    #[inline]
+    pub(crate) fn block_current(&self, on: BlockedOn, waits: Waits) -> (Rc<Task>, u32) {
+        let task = self.current_task();
+        task.state.set(TaskletState::Blocked);
+        *task.blocked_on.borrow_mut() = Some(on);
+        let old = task.waits.replace(waits);
+        debug_assert!(matches!(old, Waits::None), "a running tasklet has no waits");
+        let seq = task.block_seq.get().wrapping_add(1);
+        task.block_seq.set(seq);
+        task.timer_armed.set(false);
+        (task, seq)
+    }
+
+    /// Arms a timer that wakes `task` (blocking now, in block `seq`) with `Wake::Timer`.
+    pub(crate) fn arm_timer(&self, task: &Task, seq: u32, deadline: Duration) {
+        self.timers.borrow_mut().push(deadline, task.key, seq);
+        task.timer_armed.set(true);
+    }
+
+    /// Blocks the current tasklet until the next tick (be_nice).
+    #[inline]
+    pub(crate) fn block_nice(&self, me: &Rc<Task>) {
+        me.state.set(TaskletState::Blocked);
+        *me.blocked_on.borrow_mut() = Some(BlockedOn::NextTick);
+        let seq = me.block_seq.get().wrapping_add(1);
+        me.block_seq.set(seq);
+        me.timer_armed.set(false);
+        self.nice.borrow_mut().push((me.clone(), seq));
+        self.nice_live.set(self.nice_live.get() + 1);
     }
 
     /// Makes a blocked tasklet runnable with `reason`; takes it off every other wait.
     /// Returns false if it was not blocked.
-    pub(crate) fn wake(&mut self, key: Key, reason: Wake, front: bool) -> bool {
-        let Some(rec) = self.tasklets.get_mut(key) else {
-            return false;
-        };
-        if rec.state != TaskletState::Blocked {
+    pub(crate) fn wake(&self, task: &Rc<Task>, reason: Wake, front: bool) -> bool {
+        if task.state.get() != TaskletState::Blocked {
             return false;
         }
-        // Woken from be_nice by a kill or throw: leave the tick's list, so that nobody
-        // counts it as waiting (an idle manual clock would report a tick is needed).
-        // `wake_nice` empties the list before it wakes, so this costs it nothing.
-        let in_nice_list = matches!(rec.blocked_on.take(), Some(BlockedOn::NextTick));
-        if rec.timer_armed {
-            rec.timer_armed = false;
-            self.timers.note_stale();
-        }
-        match reason {
-            Wake::Signaled => {}
-            other => {
-                // A pending kill outranks anything else.
-                if !matches!(rec.wake, Some(Wake::Kill)) {
-                    rec.wake = Some(other);
-                }
+        if matches!(
+            task.blocked_on.borrow_mut().take(),
+            Some(BlockedOn::NextTick)
+        ) {
+            let live = self.nice_live.get() - 1;
+            self.nice_live.set(live);
+            if live == 0 {
+                // Only stale entries are left: drop them (they would be skipped anyway).
+                // Taken out first: dropping an entry may free a record.
+                let stale = std::mem::take(&mut *self.nice.borrow_mut());
+                drop(stale);
             }
         }
-        let waits = std::mem::take(&mut rec.waits);
-        waits.cancel_all();
-        if waits.holds_last_ref() {
-            self.garbage.push(waits);
+        if task.timer_armed.replace(false) {
+            self.timers.borrow_mut().note_stale();
         }
-        // Otherwise dropping `waits` here only decrements reference counts.
-        self.enqueue(key, front);
-        if in_nice_list {
-            self.nice.retain(|&(k, _)| k != key);
+        if !matches!(reason, Wake::Signaled) {
+            task.set_pending(reason);
         }
+        let waits = task.waits.take();
+        if !matches!(waits, Waits::None) {
+            waits.cancel_all();
+            if waits.holds_last_ref() {
+                self.garbage.borrow_mut().push(waits);
+            }
+            // Otherwise dropping `waits` here only decrements reference counts.
+        }
+        self.enqueue(task, front);
         true
     }
 
-    /// Wakes due timers and, at a tick, the be_nice waiters of the previous tick.
-    pub(crate) fn expire_timers(&mut self) {
-        let now = self.clock.now();
-        while let Some((key, seq)) = self.timers.pop_due(now) {
-            let valid = self.tasklets.get(key).is_some_and(|r| {
-                r.state == TaskletState::Blocked && r.block_seq == seq && r.timer_armed
+    /// Wakes the tasklets whose timers are due.
+    pub(crate) fn expire_timers(&self) {
+        let now = self.now();
+        loop {
+            let due = self.timers.borrow_mut().pop_due(now);
+            let Some((key, seq)) = due else { break };
+            let task = self.task(key);
+            let valid = task.as_ref().is_some_and(|t| {
+                t.state.get() == TaskletState::Blocked
+                    && t.block_seq.get() == seq
+                    && t.timer_armed.get()
             });
-            if valid {
-                self.tasklets[key].timer_armed = false;
-                self.wake(key, Wake::Timer, false);
-            } else {
-                self.timers.popped_stale();
+            match task {
+                Some(task) if valid => {
+                    task.timer_armed.set(false);
+                    self.wake(&task, Wake::Timer, false);
+                }
+                _ => self.timers.borrow_mut().popped_stale(),
             }
         }
     }
 
     /// Starts a new tick: wakes exactly the be_nice waiters that were waiting before it.
-    pub(crate) fn wake_nice(&mut self) {
-        let waiting = std::mem::take(&mut self.nice);
-        for &(key, seq) in &waiting {
-            let valid = self
-                .tasklets
-                .get(key)
-                .is_some_and(|r| r.state == TaskletState::Blocked && r.block_seq == seq);
-            if valid {
-                self.wake(key, Wake::Signaled, false);
+    pub(crate) fn wake_nice(&self) {
+        let mut waiting = std::mem::take(&mut *self.nice.borrow_mut());
+        for (task, seq) in waiting.drain(..) {
+            if task.state.get() == TaskletState::Blocked && task.block_seq.get() == seq {
+                // A be_nice wait has no timer and no wait entries: only the state moves.
+                *task.blocked_on.borrow_mut() = None;
+                self.nice_live.set(self.nice_live.get() - 1);
+                self.enqueue(&task, false);
             }
         }
         // Keep the allocation for the next tick.
-        if self.nice.is_empty() {
-            let mut waiting = waiting;
-            waiting.clear();
-            self.nice = waiting;
+        let mut nice = self.nice.borrow_mut();
+        if nice.is_empty() {
+            *nice = waiting;
         }
+    }
+
+    /// Whether a timer entry is still live.
+    fn timer_is_live(&self, key: Key, seq: u32) -> bool {
+        self.registry.borrow().get(key).is_some_and(|t| {
+            t.state.get() == TaskletState::Blocked
+                && t.block_seq.get() == seq
+                && t.timer_armed.get()
+        })
     }
 
     /// The earliest deadline of a timer that can still fire (stale entries of tasklets
     /// woken early are dropped from the top of the heap first).
-    pub(crate) fn next_live_deadline(&mut self) -> Option<Duration> {
-        let tasklets = &self.tasklets;
-        self.timers.drop_stale_front(|key, seq| {
-            tasklets.get(key).is_some_and(|r| {
-                r.state == TaskletState::Blocked && r.block_seq == seq && r.timer_armed
-            })
-        });
-        self.timers.next_deadline()
+    pub(crate) fn next_live_deadline(&self) -> Option<Duration> {
+        let mut timers = self.timers.borrow_mut();
+        timers.drop_stale_front(|key, seq| self.timer_is_live(key, seq));
+        timers.next_deadline()
     }
 
     /// Drops stale timer entries when they dominate the heap.
-    pub(crate) fn compact_timers(&mut self) {
-        let tasklets = &self.tasklets;
-        self.timers.compact_if_needed(|key, seq| {
-            tasklets.get(key).is_some_and(|r| {
-                r.state == TaskletState::Blocked && r.block_seq == seq && r.timer_armed
-            })
-        });
+    pub(crate) fn compact_timers(&self) {
+        self.timers
+            .borrow_mut()
+            .compact_if_needed(|key, seq| self.timer_is_live(key, seq));
     }
 
     /// Tasklets blocked right now with what they wait on (for deadlock reports).
-    pub(crate) fn blocked_list(&self) -> Vec<(Key, Option<Rc<str>>, BlockedOn)> {
+    pub(crate) fn blocked_list(&self) -> Vec<(Rc<Task>, BlockedOn)> {
         // Only the main context left, and not blocked (every run that finishes): no scan.
-        if self.tasklets.len() == 1 && self.tasklets[self.main].state != TaskletState::Blocked {
+        if self.alive.get() == 0 && self.main.state.get() != TaskletState::Blocked {
             return Vec::new();
         }
-        self.tasklets
-            .iter()
-            .filter(|(_, r)| r.state == TaskletState::Blocked)
-            .map(|(k, r)| {
+        let registry = self.registry.borrow();
+        registry
+            .values()
+            .filter(|t| t.state.get() == TaskletState::Blocked)
+            .map(|t| {
                 (
-                    k,
-                    r.name.clone(),
-                    r.blocked_on.clone().unwrap_or(BlockedOn::Unknown),
+                    t.clone(),
+                    t.blocked_on.borrow().clone().unwrap_or(BlockedOn::Unknown),
                 )
             })
             .collect()
@@ -595,22 +735,10 @@ impl State {
     /// A kill or throw waiting for the current tasklet (see
     /// [`pending_interrupt`](crate::wait::pending_interrupt)).
     #[inline]
-    pub(crate) fn take_interrupt(&mut self) -> Option<Wake> {
-        let cur = self.current;
-        let rec = &mut self.tasklets[cur];
-        if rec.kill_requested {
-            return Some(Wake::Kill);
-        }
-        rec.wake.take()
+    pub(crate) fn take_interrupt(&self) -> Option<Wake> {
+        self.current.borrow().take_interrupt()
     }
 
-    #[inline]
-    pub(crate) fn is_current_main(&self) -> bool {
-        self.current == self.main
-    }
-}
-
-impl Shared {
     /// Suspends the caller after it arranged where it goes (queue, wait list, paused).
     /// Returns why it was resumed. Kill requests become `Wake::Kill` here.
     ///
@@ -618,146 +746,113 @@ impl Shared {
     /// the blocking call and the suspend is a return the CPU mispredicts on resume.
     #[inline(always)]
     pub(crate) fn switch_out(self: &Rc<Self>) -> Wake {
-        let is_main = self.st.borrow().is_current_main();
-        if is_main {
-            self.switch_out_main()
+        let me = self.current_task();
+        self.switch_out_as(&me)
+    }
+
+    /// [`Shared::switch_out`] for a caller that has its own record at hand (`me` must be
+    /// the current tasklet).
+    #[inline(always)]
+    pub(crate) fn switch_out_as(self: &Rc<Self>, me: &Rc<Task>) -> Wake {
+        if Rc::ptr_eq(me, &self.main) {
+            self.switch_out_main();
         } else {
             if std::thread::panicking() {
                 // Most likely suspending in a destructor of its own unwind: a kill must not
                 // unwind it a second time (a panic out of a destructor aborts). Checked
                 // only here, off the fast path, as the panic count is the whole thread's.
-                let mut st = self.st.borrow_mut();
-                let cur = st.current;
-                st.tasklets[cur].unwinding = true;
+                me.unwinding.set(true);
             }
             let suspended = fiber::suspend();
             debug_assert!(suspended, "a tasklet is current but no fiber is running");
         }
-        self.take_wake()
-    }
-
-    /// The wake reason of the tasklet that was just resumed (the caller).
-    fn take_wake(&self) -> Wake {
-        let mut st = self.st.borrow_mut();
-        let key = st.current;
-        let rec = &mut st.tasklets[key];
-        let wake = rec.wake.take().unwrap_or(Wake::Signaled);
-        if rec.kill_requested && !(rec.unwinding && std::thread::panicking()) {
-            return Wake::Kill;
-        }
-        wake
+        me.take_wake()
     }
 
     /// The main context's way to block: run the pump until main is resumed.
     #[inline(never)]
     fn switch_out_main(self: &Rc<Self>) {
-        let nested = {
-            let st = self.st.borrow();
-            st.pumping
-        };
-        let exit = if nested {
+        let exit = if self.pumping.get() {
             // A hook or destructor called from inside the pump tried to block.
             PumpExit::Drained
         } else {
             self.pump(PumpLimits::UNTIL_MAIN)
         };
-        let mut st = self.st.borrow_mut();
-        let main = st.main;
+        let main = &self.main;
         if !matches!(exit, PumpExit::MainResumed) {
             // Nothing resumed main. If it was waiting, that wait can never end.
-            let was_blocked = st.tasklets[main].state == TaskletState::Blocked;
-            if was_blocked {
-                st.wake(main, Wake::Deadlock, false);
+            if main.state.get() == TaskletState::Blocked {
+                self.wake(main, Wake::Deadlock, false);
             }
             // Stackless resumes main once nothing else can run.
-            st.dequeue(main, TaskletState::Running);
+            self.dequeue(main, TaskletState::Running);
         }
-        st.current = main;
-        st.tasklets[main].state = TaskletState::Running;
+        *self.current.borrow_mut() = main.clone();
+        main.state.set(TaskletState::Running);
     }
 
     /// Runs queued tasklets until `limits` says stop.
     pub(crate) fn pump(self: &Rc<Self>, limits: PumpLimits) -> PumpExit {
         let _enter = Enter::new(self);
-        {
-            let mut st = self.st.borrow_mut();
-            st.pumping = true;
-            // Only a time budget reads the clock: a clock read costs more than a switch.
-            let started = matches!(limits.budget, Budget::Time(_)).then(Instant::now);
-            st.pump = PumpStats {
-                started,
-                ..PumpStats::default()
-            };
-            st.watch = Watch::default();
-            if let (Budget::Time(d), true, false) = (limits.budget, limits.hard, limits.per_slice) {
-                st.watch.hard_deadline = started.map(|t0| t0 + d);
-            }
-        }
+        self.pumping.set(true);
+        // Only a time budget reads the clock: a clock read costs more than a switch.
+        let started = matches!(limits.budget, Budget::Time(_)).then(Instant::now);
+        self.pump_started.set(started);
+        self.resumes.set(0);
+        *self.longest.borrow_mut() = None;
+        *self.interrupted.borrow_mut() = None;
+        let hard_total = match (limits.budget, limits.hard, limits.per_slice) {
+            (Budget::Time(d), true, false) => started.map(|t0| t0 + d),
+            _ => None,
+        };
+        self.hard_deadline.set(hard_total);
         // Ends the pump even if a hook (user code) panics through it.
         let _stop = StopPump(self);
         self.pump_loop(limits)
     }
 
     fn pump_loop(self: &Rc<Self>, limits: PumpLimits) -> PumpExit {
-        let timing = {
-            let st = self.st.borrow();
-            st.config.timing || matches!(limits.budget, Budget::Time(_))
-        };
-        // Dropped garbage leaves its (empty) allocation here for the next batch.
-        let mut spare: Vec<Garbage> = Vec::new();
+        let timing = self.config.borrow().timing || matches!(limits.budget, Budget::Time(_));
         loop {
-            // One borrow per slice: pick the next tasklet and take its fiber out.
-            let (key, fiber, starting) = {
-                let mut st = self.st.borrow_mut();
-                if !st.garbage.is_empty() {
-                    let mut garbage =
-                        std::mem::replace(&mut st.garbage, std::mem::take(&mut spare));
-                    drop(st);
-                    garbage.clear();
-                    spare = garbage;
-                    continue;
-                }
-                if let Some(exit) = budget_exit(&st, &limits) {
-                    return exit;
-                }
-                match st.pop_next() {
-                    Some(key) if key == st.main => {
-                        if limits.until_main {
-                            st.current = key;
-                            st.tasklets[key].state = TaskletState::Running;
-                            return PumpExit::MainResumed;
-                        }
-                        // Main is already running (it called run()); nothing to do.
-                        st.tasklets[key].state = TaskletState::Running;
-                        continue;
-                    }
-                    Some(key) => {
-                        st.current = key;
-                        let rec = &mut st.tasklets[key];
-                        rec.state = TaskletState::Running;
-                        let starting = !rec.started;
-                        rec.started = true;
-                        let fiber = rec.fiber.take().expect("a queued tasklet has a fiber");
-                        // Start fetching the next tasklet's saved frames (stack copying)
-                        // while this one runs.
-                        let next = st.queue.front().and_then(|&(k, _)| st.tasklets.get(k));
-                        if let Some(next_fiber) = next.and_then(|r| r.fiber.as_ref()) {
-                            next_fiber.prefetch();
-                        }
-                        (key, fiber, starting)
-                    }
-                    None => {
-                        drop(st);
-                        match self.idle(limits) {
-                            Some(exit) => return exit,
-                            None => continue,
-                        }
-                    }
-                }
-            };
-            if let Some(exit) = self.run_slice(key, fiber, starting, timing, &limits) {
+            if !self.garbage.borrow().is_empty() {
+                let garbage = std::mem::take(&mut *self.garbage.borrow_mut());
+                drop(garbage);
+            }
+            if let Some(exit) = self.budget_exit(&limits) {
                 return exit;
             }
+            let Some(task) = self.pop_next() else {
+                match self.idle(limits) {
+                    Some(exit) => return exit,
+                    None => continue,
+                }
+            };
+            if Rc::ptr_eq(&task, &self.main) {
+                task.state.set(TaskletState::Running);
+                if limits.until_main {
+                    *self.current.borrow_mut() = task;
+                    return PumpExit::MainResumed;
+                }
+                // Main is already running (it called run()); nothing to do.
+                continue;
+            }
+            if let Some(exit) = self.run_slice(task, timing, &limits) {
+                return exit;
+            }
+        }
+    }
+
+    /// Whether the budget of this pump call is spent (checked before each slice).
+    #[inline]
+    fn budget_exit(&self, limits: &PumpLimits) -> Option<PumpExit> {
+        match limits.budget {
+            Budget::Unlimited => None,
+            Budget::Resumes(n) => (self.resumes.get() >= n).then_some(PumpExit::BudgetSpent),
+            Budget::Time(d) if !limits.per_slice => {
+                let started = self.pump_started.get()?;
+                (started.elapsed() >= d).then_some(PumpExit::BudgetSpent)
+            }
+            Budget::Time(_) => None,
         }
     }
 
@@ -767,104 +862,143 @@ impl Shared {
         if self.remote.drain_into(self) {
             return None;
         }
-        let mut st = self.st.borrow_mut();
-        if st.clock.is_manual() {
+        let manual = self.clock.borrow().is_manual();
+        if manual {
             // The owner drives this clock (a frame driver): never block its thread, except
             // for the main context, which asked to block until it is woken.
-            if st.timers.live() > 0 || !st.nice.is_empty() {
+            if self.timers.borrow().live() > 0 || self.nice_live.get() > 0 {
                 return Some(PumpExit::WaitingForTick);
             }
-            if st.external_wakers > 0 {
+            if self.external_wakers.get() > 0 {
                 if !limits.until_main {
                     return Some(PumpExit::WaitingForTick);
                 }
-                drop(st);
                 self.remote.wait(None);
                 return None;
             }
             return Some(PumpExit::Drained);
         }
         // Real clock: an empty queue ends the tick.
-        if !st.nice.is_empty() {
-            st.wake_nice();
-            st.expire_timers();
+        if self.nice_live.get() > 0 {
+            self.wake_nice();
+            self.expire_timers();
             return None;
         }
-        if let Some(next) = st.timers.next_deadline() {
-            let now = st.clock.now();
+        if let Some(next) = self.next_live_deadline() {
+            let now = self.now();
             if next <= now {
-                st.expire_timers();
+                self.expire_timers();
                 return None;
             }
-            let wait = next - now;
-            drop(st);
-            self.remote.wait(Some(wait));
-            self.st.borrow_mut().expire_timers();
+            self.remote.wait(Some(next - now));
+            self.expire_timers();
             return None;
         }
-        if self.may_be_woken_remotely(&st) {
-            drop(st);
+        if self.external_wakers.get() > 0 {
             self.remote.wait(None);
             return None;
         }
         Some(PumpExit::Drained)
     }
 
-    /// Whether a tasklet (or main) waits on something another thread will wake: a future
-    /// or a remote receiver. Only then does an idle pump wait for the hub.
-    fn may_be_woken_remotely(&self, st: &State) -> bool {
-        st.external_wakers > 0
-    }
-
-    /// Resumes one tasklet for one slice (`pump_loop` made it current and took its
-    /// fiber out of its record).
+    /// Resumes one tasklet for one slice.
     #[inline]
     fn run_slice(
         self: &Rc<Self>,
-        key: Key,
-        mut fiber: Fiber,
-        starting: bool,
+        task: Rc<Task>,
         timing: bool,
         limits: &PumpLimits,
     ) -> Option<PumpExit> {
-        self.hooks_on_switch(key, starting);
+        task.state.set(TaskletState::Running);
+        let starting = !task.started.replace(true);
+        *self.current.borrow_mut() = task.clone();
+        if self.hooks_active.get() {
+            self.hooks_on_switch(&task, starting);
+        }
+        if self.has_copying.get() {
+            self.prefetch_next();
+        }
+        if !timing && !limits.hard {
+            // The common case (a frame driver counting resumes, or a plain run): no
+            // clock, no watchdog.
+            let exit = {
+                let mut fiber = task.fiber.borrow_mut();
+                fiber
+                    .as_mut()
+                    .expect("a queued tasklet has a fiber")
+                    .resume()
+            };
+            *self.current.borrow_mut() = self.main.clone();
+            self.resumes.set(self.resumes.get() + 1);
+            task.switches.set(task.switches.get() + 1);
+            return match exit {
+                None => {
+                    if task.state.get() == TaskletState::Running {
+                        // Suspended without saying where to (cannot happen through the API).
+                        task.state.set(TaskletState::Paused);
+                    }
+                    None
+                }
+                Some(how) => self.slice_ended(&task, how, None, None, false, limits),
+            };
+        }
+        self.run_slice_watched(task, timing, limits)
+    }
+
+    /// Starts fetching the next tasklet's saved frames (stack copying) while this one runs.
+    fn prefetch_next(&self) {
+        if let Some(next) = self.peek_next() {
+            if let Ok(fiber) = next.fiber.try_borrow() {
+                if let Some(fiber) = fiber.as_ref() {
+                    fiber.prefetch();
+                }
+            }
+        }
+    }
+
+    /// A slice under timing or a hard watchdog.
+    fn run_slice_watched(
+        self: &Rc<Self>,
+        task: Rc<Task>,
+        timing: bool,
+        limits: &PumpLimits,
+    ) -> Option<PumpExit> {
         let started_at = if timing { Some(Instant::now()) } else { None };
         if let (Some(t0), Budget::Time(d), true, true) =
             (started_at, limits.budget, limits.per_slice, limits.hard)
         {
-            self.st.borrow_mut().watch.hard_deadline = Some(t0 + d);
+            self.hard_deadline.set(Some(t0 + d));
         }
-        let exit = fiber.resume();
+        let exit = {
+            let mut fiber = task.fiber.borrow_mut();
+            fiber
+                .as_mut()
+                .expect("a queued tasklet has a fiber")
+                .resume()
+        };
         let elapsed = started_at.map(|t0| t0.elapsed());
-        let mut st = self.st.borrow_mut();
-        let main = st.main;
-        st.current = main;
-        st.pump.resumes += 1;
+        *self.current.borrow_mut() = self.main.clone();
+        self.resumes.set(self.resumes.get() + 1);
+        task.switches.set(task.switches.get() + 1);
         if let Some(d) = elapsed {
-            if st.pump.longest.is_none_or(|(_, l)| d > l) {
-                st.pump.longest = Some((key, d));
+            task.run_time.set(task.run_time.get() + d);
+            let mut longest = self.longest.borrow_mut();
+            if longest.as_ref().is_none_or(|(_, l)| d > *l) {
+                *longest = Some((task.clone(), d));
             }
-        }
-        let rec = &mut st.tasklets[key];
-        rec.switches += 1;
-        if let Some(d) = elapsed {
-            rec.run_time += d;
         }
         match exit {
             None => {
-                rec.fiber = Some(fiber);
-                if rec.state == TaskletState::Running {
+                if task.state.get() == TaskletState::Running {
                     // Suspended without saying where to (cannot happen through the API).
-                    rec.state = TaskletState::Paused;
+                    task.state.set(TaskletState::Paused);
                 }
-                let interrupted = st.watch.interrupted.take();
-                drop(st);
-                if timing {
-                    self.hooks_after_slice(key, started_at, elapsed, false);
+                if timing && self.hooks_active.get() {
+                    self.hooks_after_slice(&task, started_at, elapsed, false);
                 }
-                if let Some(k) = interrupted {
+                if let Some(t) = self.interrupted.borrow_mut().take() {
                     return Some(PumpExit::Interrupted {
-                        key: k,
+                        task: t,
                         removed: true,
                     });
                 }
@@ -873,26 +1007,35 @@ impl Shared {
                 {
                     if d > limit && !limits.hard {
                         return Some(PumpExit::Interrupted {
-                            key,
+                            task,
                             removed: false,
                         });
                     }
                 }
                 None
             }
-            Some(how) => {
-                drop(st);
-                self.finish(key, fiber, how);
-                if timing {
-                    self.hooks_after_slice(key, started_at, elapsed, true);
-                }
-                let mut st = self.st.borrow_mut();
-                if let Some(failure) = st.failures.pop_front() {
-                    drop(st);
-                    return self.report(failure, limits);
-                }
-                None
-            }
+            Some(how) => self.slice_ended(&task, how, started_at, elapsed, timing, limits),
+        }
+    }
+
+    /// The tasklet's body ended in this slice.
+    fn slice_ended(
+        self: &Rc<Self>,
+        task: &Rc<Task>,
+        how: FiberExit,
+        started_at: Option<Instant>,
+        elapsed: Option<Duration>,
+        timing: bool,
+        limits: &PumpLimits,
+    ) -> Option<PumpExit> {
+        self.finish(task, how);
+        if timing && self.hooks_active.get() {
+            self.hooks_after_slice(task, started_at, elapsed, true);
+        }
+        let failure = self.failures.borrow_mut().pop_front();
+        match failure {
+            Some(failure) => self.report(failure, limits),
+            None => None,
         }
     }
 
@@ -910,15 +1053,26 @@ impl Shared {
             }
             None if limits.until_main => {
                 // Main is blocked in a call that is not run(): keep it for the next run().
-                self.st.borrow_mut().failures.push_back(failure);
+                self.failures.borrow_mut().push_back(failure);
                 None
             }
             None => Some(PumpExit::Failed(failure)),
         }
     }
 
-    /// A tasklet's body ended: return its stack, drop its record, tell its observers.
-    pub(crate) fn finish(self: &Rc<Self>, key: Key, fiber: Fiber, how: FiberExit) {
+    /// Takes a tasklet that ended out of the registry and run accounting.
+    fn retire(&self, task: &Task) {
+        if task.state.get() == TaskletState::Scheduled {
+            self.scheduled.set(self.scheduled.get() - 1);
+        }
+        task.state.set(TaskletState::Dead);
+        self.alive.set(self.alive.get() - 1);
+        let removed = self.registry.borrow_mut().remove(task.key);
+        drop(removed);
+    }
+
+    /// A tasklet's body ended: return its stack, retire it, tell its observers.
+    pub(crate) fn finish(self: &Rc<Self>, task: &Rc<Task>, how: FiberExit) {
         let exit = match how {
             FiberExit::Returned => Exit::Returned,
             FiberExit::Panicked(payload) if payload.is::<TaskletExit>() => Exit::Killed,
@@ -931,59 +1085,78 @@ impl Shared {
                 }),
             },
         };
-        // Before the record goes, so that the callback can still read the tasklet's name.
-        self.hooks_on_exit(key);
-        let record = {
-            let mut st = self.st.borrow_mut();
-            let stack = fiber.into_stack();
-            st.pool.give(stack);
-            st.alive -= 1;
-            let record = st.tasklets.remove(key).expect("finishing a live tasklet");
-            if record.state == TaskletState::Scheduled {
-                st.scheduled -= 1;
-            }
-            record
-        };
-        let claimed = match &record.exit_observer {
-            Some(obs) => obs.exited(&exit),
-            None => false,
-        };
-        let hook_name = record.name.clone();
-        drop(record);
-        if let Exit::Failed(kind) = exit {
-            if !claimed {
-                let failure = TaskletFailure {
-                    tasklet: key.id(),
-                    name: hook_name.map(|n| n.to_string()),
-                    kind,
-                };
-                self.st.borrow_mut().failures.push_back(failure);
-            }
+        // Before it is retired, so that the callback can still see it alive by name.
+        if self.hooks_active.get() {
+            self.hooks_on_exit(task);
         }
+        let fiber = task.fiber.borrow_mut().take();
+        if let Some(fiber) = fiber {
+            // The body has returned: taking the stack back runs no user code.
+            let stack = fiber.into_stack();
+            self.pool.borrow_mut().give(stack);
+        }
+        self.retire(task);
+        self.tell_observer(task, exit);
     }
 
     /// Ends a tasklet that never started: drop its closure, free its stack.
-    pub(crate) fn discard_unstarted(self: &Rc<Self>, key: Key, exit: Exit) {
-        let (fiber, record) = {
-            let mut st = self.st.borrow_mut();
-            let Some(mut record) = st.tasklets.remove(key) else {
-                return;
-            };
-            if record.state == TaskletState::Scheduled {
-                st.scheduled -= 1;
-            }
-            st.alive -= 1;
-            (record.fiber.take(), record)
-        };
+    pub(crate) fn discard_unstarted(self: &Rc<Self>, task: &Rc<Task>, exit: Exit) {
+        if !task.is_alive() {
+            return;
+        }
+        self.retire(task);
+        let fiber = task.fiber.borrow_mut().take();
         if let Some(fiber) = fiber {
-            // Dropping the closure runs user destructors: outside the borrow.
+            // Dropping the closure runs user destructors: no scheduler borrow is held.
             let stack = fiber.into_stack();
-            self.st.borrow_mut().pool.give(stack);
+            self.pool.borrow_mut().give(stack);
         }
-        if let Some(obs) = &record.exit_observer {
-            obs.exited(&exit);
+        self.tell_observer(task, exit);
+    }
+
+    /// Tells the join handle (if any) how the tasklet ended, reports an unclaimed
+    /// failure, and drops the tasklet's locals (user destructors).
+    fn tell_observer(&self, task: &Task, exit: Exit) {
+        let observer = task.exit_observer.borrow_mut().take();
+        let claimed = observer.as_ref().is_some_and(|obs| obs.exited(&exit));
+        drop(observer);
+        let locals = task.locals.borrow_mut().take();
+        drop(locals);
+        if let Exit::Failed(kind) = exit {
+            if !claimed {
+                let failure = TaskletFailure {
+                    tasklet: task.key.id(),
+                    name: task.name.borrow().as_deref().map(str::to_owned),
+                    kind,
+                };
+                self.failures.borrow_mut().push_back(failure);
+            }
         }
-        drop(record);
+    }
+}
+
+impl Shared {
+    /// Recomputes whether any hook is set (after a hook changes).
+    pub(crate) fn refresh_hooks_active(&self) {
+        let hooks = self.hooks.borrow();
+        let active = hooks.error_handler.is_some()
+            || hooks.schedule.is_some()
+            || hooks.channel.is_some()
+            || hooks.slice.is_some();
+        self.hooks_active.set(active);
+    }
+
+    /// Empties the run queue, the be_nice list, the garbage and the registry (when the
+    /// scheduler is dropped), breaking reference cycles through tasklet records.
+    pub(crate) fn clear_queues(&self) {
+        let queue = std::mem::take(&mut *self.queue.borrow_mut());
+        let nice = std::mem::take(&mut *self.nice.borrow_mut());
+        let garbage = std::mem::take(&mut *self.garbage.borrow_mut());
+        let interrupted = self.interrupted.borrow_mut().take();
+        let longest = self.longest.borrow_mut().take();
+        drop((queue, nice, garbage, interrupted, longest));
+        self.scheduled.set(0);
+        self.nice_live.set(0);
     }
 }
 
@@ -993,29 +1166,16 @@ struct StopPump<'a>(&'a Rc<Shared>);
 
 impl Drop for StopPump<'_> {
     fn drop(&mut self) {
-        let garbage = {
-            let Ok(mut st) = self.0.st.try_borrow_mut() else {
-                return;
-            };
-            st.pumping = false;
-            st.watch = Watch::default();
-            let main = st.main;
-            st.current = main;
-            std::mem::take(&mut st.garbage)
-        };
-        drop(garbage);
-    }
-}
-
-/// Whether the budget of this pump call is spent (checked before each slice).
-fn budget_exit(st: &State, limits: &PumpLimits) -> Option<PumpExit> {
-    match limits.budget {
-        Budget::Unlimited => None,
-        Budget::Resumes(n) => (st.pump.resumes >= n).then_some(PumpExit::BudgetSpent),
-        Budget::Time(d) if !limits.per_slice => {
-            let started = st.pump.started?;
-            (started.elapsed() >= d).then_some(PumpExit::BudgetSpent)
+        let shared = self.0;
+        shared.pumping.set(false);
+        shared.hard_deadline.set(None);
+        if let Ok(mut current) = shared.current.try_borrow_mut() {
+            *current = shared.main.clone();
         }
-        Budget::Time(_) => None,
+        let garbage = shared
+            .garbage
+            .try_borrow_mut()
+            .map(|mut g| std::mem::take(&mut *g));
+        drop(garbage);
     }
 }

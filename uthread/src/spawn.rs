@@ -9,7 +9,7 @@ use crate::error::{SpawnError, Thrown, WaitError};
 use crate::shared::{current_shared, Exit, ExitObserver, Shared, Wake};
 use crate::sys::fiber::Fiber;
 use crate::sys::stack::StackStrategy;
-use crate::tasklet::{settle_after_switch, BlockedOn, TaskletState};
+use crate::tasklet::{settle_after_switch, BlockedOn};
 use crate::time::deadline_in;
 use crate::wait::{block_on, interrupted, pending_interrupt, Cancel, Slot, WaitKey, WaitList};
 use crate::{FailureKind, Scheduler, Tasklet, TaskletExit};
@@ -131,39 +131,41 @@ where
     F: FnOnce() -> T + 'static,
     T: 'static,
 {
+    if shared.closing.get() {
+        return Err(SpawnError::NoScheduler);
+    }
     let join = Rc::new(JoinState::<T>::new());
     let name: Option<Rc<str>> = options.name.map(Rc::from);
-    let key = {
-        let mut st = shared.st.borrow_mut();
-        if st.closing {
-            return Err(SpawnError::NoScheduler);
-        }
-        let size = options.stack_size.unwrap_or(st.config.stack_size);
-        let strategy = options.stack_strategy.unwrap_or(st.config.stack_strategy);
-        let mut stack = st.pool.take(size, strategy)?;
-        let atomic = options.atomic.unwrap_or_else(|| {
-            let cur = st.current;
-            st.tasklets[cur].atomic
-        });
-        let usable = stack.usable_size();
-        let key = st.insert_record(name.clone(), TaskletState::Paused, usable, atomic);
-        stack.set_owner(key.id().0, name.as_ref());
-        let result = join.clone();
-        let body = move || {
-            start_check();
-            let value = f();
-            result.state.borrow_mut().result = Some(Ok(value));
-        };
-        let rec = &mut st.tasklets[key];
-        rec.fiber = Some(Fiber::new(stack, body));
-        rec.exit_observer = Some(join.clone());
-        if !options.paused {
-            st.enqueue(key, false);
-        }
-        key
+    let (size, strategy) = {
+        let config = shared.config.borrow();
+        (
+            options.stack_size.unwrap_or(config.stack_size),
+            options.stack_strategy.unwrap_or(config.stack_strategy),
+        )
     };
+    let mut stack = shared.pool.borrow_mut().take(size, strategy)?;
+    if strategy == StackStrategy::Copying {
+        shared.has_copying.set(true);
+    }
+    let atomic = options
+        .atomic
+        .unwrap_or_else(|| shared.current.borrow().atomic.get());
+    let task = shared.insert_task(name.clone(), atomic);
+    task.stack_size.set(stack.usable_size());
+    stack.set_owner(task.key.id().0, name.as_ref());
+    let result = join.clone();
+    let body = move || {
+        start_check();
+        let value = f();
+        result.state.borrow_mut().result = Some(Ok(value));
+    };
+    *task.fiber.borrow_mut() = Some(Fiber::new(stack, body));
+    *task.exit_observer.borrow_mut() = Some(join.clone());
+    if !options.paused {
+        shared.enqueue(&task, false);
+    }
     Ok(JoinHandle {
-        tasklet: Tasklet::from_parts(Rc::downgrade(shared), key),
+        tasklet: Tasklet::from_task(task),
         state: join,
     })
 }
@@ -173,16 +175,7 @@ fn start_check() {
     let Some(shared) = current_shared() else {
         return;
     };
-    let pending = {
-        let mut st = shared.st.borrow_mut();
-        let cur = st.current;
-        let rec = &mut st.tasklets[cur];
-        if rec.kill_requested {
-            Some(Wake::Kill)
-        } else {
-            rec.wake.take()
-        }
-    };
+    let pending = shared.take_interrupt();
     match pending {
         Some(Wake::Kill) => std::panic::resume_unwind(Box::new(TaskletExit)),
         Some(Wake::Thrown(t)) => std::panic::resume_unwind(Box::new(UncaughtThrow(t))),

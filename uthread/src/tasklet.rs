@@ -2,11 +2,11 @@
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 use std::time::Duration;
 
 use crate::error::{TaskletError, Thrown, WaitError};
-use crate::shared::{current_shared, Exit, Key, Shared, Wake};
+use crate::shared::{current_shared, Exit, Shared, Task, Wake};
 use crate::{ObjectRef, TaskletExit, TaskletId};
 
 /// Where a tasklet stands (Stackless's states).
@@ -88,7 +88,8 @@ impl fmt::Display for BlockedOn {
     }
 }
 
-/// A handle to a tasklet (cheap to clone; does not keep the tasklet alive).
+/// A handle to a tasklet (cheap to clone). After the tasklet ends the handle still
+/// answers questions about it (its id and name; its state is `Dead`).
 ///
 /// Tasklets are `!Send`: they belong to one scheduler on one thread.
 ///
@@ -98,13 +99,12 @@ impl fmt::Display for BlockedOn {
 /// ```
 #[derive(Clone)]
 pub struct Tasklet {
-    shared: Weak<Shared>,
-    key: Key,
+    task: Rc<Task>,
 }
 
 impl PartialEq for Tasklet {
     fn eq(&self, other: &Self) -> bool {
-        self.key == other.key && Weak::ptr_eq(&self.shared, &other.shared)
+        Rc::ptr_eq(&self.task, &other.task)
     }
 }
 
@@ -112,7 +112,7 @@ impl Eq for Tasklet {}
 
 impl Hash for Tasklet {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.key.hash(state);
+        std::ptr::hash(Rc::as_ptr(&self.task), state);
     }
 }
 
@@ -143,9 +143,7 @@ impl fmt::Display for Tasklet {
 /// Unwinds the calling tasklet because it is being killed.
 pub(crate) fn unwind_kill() -> ! {
     if let Some(shared) = current_shared() {
-        let mut st = shared.st.borrow_mut();
-        let cur = st.current;
-        st.tasklets[cur].unwinding = true;
+        shared.current.borrow().unwinding.set(true);
     }
     std::panic::resume_unwind(Box::new(TaskletExit))
 }
@@ -156,68 +154,54 @@ pub(crate) fn unwind_kill() -> ! {
 /// panicking.
 pub(crate) fn unwinding_from_kill() -> bool {
     std::thread::panicking()
-        && current_shared().is_some_and(|shared| {
-            let st = shared.st.borrow();
-            st.tasklets.get(st.current).is_some_and(|r| r.unwinding)
-        })
+        && current_shared().is_some_and(|shared| shared.current.borrow().unwinding.get())
 }
 
 /// After a switch that was not a blocking wait (kill, run, switch, a channel handing
 /// over): unwind on a kill; keep a thrown error for the next blocking call.
+#[inline]
 pub(crate) fn settle_after_switch(shared: &Rc<Shared>, wake: Wake) {
     match wake {
         Wake::Kill => unwind_kill(),
-        Wake::Thrown(t) => {
-            let mut st = shared.st.borrow_mut();
-            let cur = st.current;
-            st.tasklets[cur].wake = Some(Wake::Thrown(t));
-        }
+        Wake::Thrown(t) => shared.current.borrow().set_pending(Wake::Thrown(t)),
         Wake::Signaled | Wake::Timer | Wake::Deadlock => {}
     }
 }
 
 impl Tasklet {
-    pub(crate) fn from_parts(shared: Weak<Shared>, key: Key) -> Tasklet {
-        Tasklet { shared, key }
+    pub(crate) fn from_task(task: Rc<Task>) -> Tasklet {
+        Tasklet { task }
     }
 
-    /// Reads the record, if the tasklet is alive.
-    fn with_record<R>(&self, f: impl FnOnce(&crate::shared::Record, bool, bool) -> R) -> Option<R> {
-        let shared = self.shared.upgrade()?;
-        let st = shared.st.borrow();
-        let rec = st.tasklets.get(self.key)?;
-        Some(f(rec, st.current == self.key, st.main == self.key))
+    /// The tasklet's scheduler, if it still exists.
+    fn scheduler(&self) -> Option<Rc<Shared>> {
+        self.task.sched.upgrade()
     }
 
     /// This tasklet's id (unique among the live tasklets of its scheduler).
     pub fn id(&self) -> TaskletId {
-        self.key.id()
+        self.task.key.id()
     }
 
     /// Its name, if it was given one.
     pub fn name(&self) -> Option<String> {
-        self.with_record(|r, _, _| r.name.as_deref().map(str::to_owned))
-            .flatten()
+        self.task.name.borrow().as_deref().map(str::to_owned)
     }
 
-    /// Renames it (shown in reports, deadlock lists and overflow messages).
+    /// Renames it (shown in reports and deadlock lists; an overflow report shows the name
+    /// it was spawned with).
     pub fn set_name(&self, name: &str) {
-        if let Some(shared) = self.shared.upgrade() {
-            if let Some(rec) = shared.st.borrow_mut().tasklets.get_mut(self.key) {
-                rec.name = Some(Rc::from(name));
-            }
-        }
+        *self.task.name.borrow_mut() = Some(Rc::from(name));
     }
 
     /// Where it stands now.
     pub fn state(&self) -> TaskletState {
-        self.with_record(|r, _, _| r.state)
-            .unwrap_or(TaskletState::Dead)
+        self.task.state.get()
     }
 
     /// Whether it has not finished yet.
     pub fn is_alive(&self) -> bool {
-        self.with_record(|_, _, _| ()).is_some()
+        self.task.is_alive()
     }
 
     /// Whether it is in the run queue.
@@ -237,44 +221,54 @@ impl Tasklet {
 
     /// Whether it is the caller.
     pub fn is_current(&self) -> bool {
-        self.with_record(|_, cur, _| cur).unwrap_or(false)
+        self.task.is_alive()
+            && self
+                .scheduler()
+                .is_some_and(|s| Rc::ptr_eq(&s.current.borrow(), &self.task))
     }
 
     /// Whether it is the main context (code outside any tasklet).
     pub fn is_main(&self) -> bool {
-        self.with_record(|_, _, main| main).unwrap_or(false)
+        self.scheduler()
+            .is_some_and(|s| Rc::ptr_eq(&s.main, &self.task))
     }
 
     /// Whether it has started running.
     pub fn is_started(&self) -> bool {
-        self.with_record(|r, _, _| r.started).unwrap_or(false)
+        self.task.started.get()
     }
 
     /// Whether it is atomic (the watchdog never interrupts it).
     pub fn is_atomic(&self) -> bool {
-        self.with_record(|r, _, _| r.atomic).unwrap_or(false)
+        self.task.atomic.get()
     }
 
     /// What it is blocked on, if it is blocked.
     pub fn blocked_on(&self) -> Option<BlockedOn> {
-        self.with_record(|r, _, _| r.blocked_on.clone()).flatten()
+        if self.state() != TaskletState::Blocked {
+            return None;
+        }
+        self.task.blocked_on.borrow().clone()
     }
 
     /// How many times it has been resumed.
     pub fn switch_count(&self) -> u64 {
-        self.with_record(|r, _, _| r.switches).unwrap_or(0)
+        self.task.switches.get()
     }
 
     /// Wall time it has run, summed over its slices (measured only when the scheduler
-    /// times slices: see [`Builder::timing`](crate::Builder::timing)).
+    /// times slices: see [`SchedulerBuilder::timing`](crate::SchedulerBuilder::timing)).
     pub fn run_time(&self) -> Duration {
-        self.with_record(|r, _, _| r.run_time)
-            .unwrap_or(Duration::ZERO)
+        self.task.run_time.get()
     }
 
-    /// The usable size of its stack, in bytes.
+    /// The usable size of its stack, in bytes (0 for the main context and once dead).
     pub fn stack_size(&self) -> usize {
-        self.with_record(|r, _, _| r.stack_size).unwrap_or(0)
+        if self.task.is_alive() {
+            self.task.stack_size.get()
+        } else {
+            0
+        }
     }
 
     /// Appends a paused tasklet to the run queue. Already scheduled, or the caller: no-op.
@@ -285,11 +279,9 @@ impl Tasklet {
     /// inserted).
     pub fn insert(&self) -> Result<(), TaskletError> {
         let shared = self.live_shared()?;
-        let mut st = shared.st.borrow_mut();
-        let rec = st.tasklets.get(self.key).ok_or(TaskletError::Dead)?;
-        match rec.state {
+        match self.task.state.get() {
             TaskletState::Paused => {
-                st.enqueue(self.key, false);
+                shared.enqueue(&self.task, false);
                 Ok(())
             }
             TaskletState::Blocked => Err(TaskletError::Blocked),
@@ -303,18 +295,19 @@ impl Tasklet {
     ///
     /// # Errors
     ///
-    /// [`TaskletError::Dead`], [`TaskletError::Blocked`], or [`TaskletError::IsCurrent`]
-    /// (use [`schedule_remove`] to pause yourself).
+    /// [`TaskletError::Dead`], [`TaskletError::Blocked`], [`TaskletError::IsMain`], or
+    /// [`TaskletError::IsCurrent`] (use [`schedule_remove`] to pause yourself).
     pub fn remove(&self) -> Result<(), TaskletError> {
         let shared = self.live_shared()?;
-        let mut st = shared.st.borrow_mut();
-        let rec = st.tasklets.get(self.key).ok_or(TaskletError::Dead)?;
-        if st.current == self.key {
+        if Rc::ptr_eq(&shared.main, &self.task) {
+            return Err(TaskletError::IsMain);
+        }
+        if Rc::ptr_eq(&shared.current.borrow(), &self.task) {
             return Err(TaskletError::IsCurrent);
         }
-        match rec.state {
+        match self.task.state.get() {
             TaskletState::Scheduled => {
-                st.dequeue(self.key, TaskletState::Paused);
+                shared.dequeue(&self.task, TaskletState::Paused);
                 Ok(())
             }
             TaskletState::Paused => Ok(()),
@@ -345,23 +338,22 @@ impl Tasklet {
 
     fn switch_to(&self, caller_stays: bool) -> Result<(), TaskletError> {
         let shared = self.caller_shared()?;
-        {
-            let mut st = shared.st.borrow_mut();
-            let rec = st.tasklets.get(self.key).ok_or(TaskletError::Dead)?;
-            if st.current == self.key {
-                return Ok(());
-            }
-            if rec.state == TaskletState::Blocked {
-                return Err(TaskletError::Blocked);
-            }
-            let cur = st.current;
-            if caller_stays {
-                st.enqueue(cur, true);
-            } else {
-                st.dequeue(cur, TaskletState::Paused);
-            }
-            st.enqueue(self.key, true);
+        if !self.task.is_alive() {
+            return Err(TaskletError::Dead);
         }
+        let me = shared.current_task();
+        if Rc::ptr_eq(&me, &self.task) {
+            return Ok(());
+        }
+        if self.task.state.get() == TaskletState::Blocked {
+            return Err(TaskletError::Blocked);
+        }
+        if caller_stays {
+            shared.enqueue(&me, true);
+        } else {
+            shared.dequeue(&me, TaskletState::Paused);
+        }
+        shared.enqueue(&self.task, true);
         let wake = shared.switch_out();
         settle_after_switch(&shared, wake);
         Ok(())
@@ -405,27 +397,21 @@ impl Tasklet {
     }
 
     fn kill_impl(&self, pending: bool) -> Result<(), TaskletError> {
-        let Some(shared) = self.shared.upgrade() else {
+        let Some(shared) = self.scheduler() else {
             return Ok(()); // Its scheduler is gone, so it is dead already.
         };
-        let unstarted = {
-            let mut st = shared.st.borrow_mut();
-            if st.main == self.key {
-                return Err(TaskletError::IsMain);
-            }
-            let is_current = st.current == self.key;
-            let Some(rec) = st.tasklets.get_mut(self.key) else {
-                return Ok(());
-            };
-            rec.kill_requested = true;
-            if is_current {
-                drop(st);
-                unwind_kill();
-            }
-            !rec.started
-        };
-        if unstarted {
-            shared.discard_unstarted(self.key, Exit::Killed);
+        if Rc::ptr_eq(&shared.main, &self.task) {
+            return Err(TaskletError::IsMain);
+        }
+        if !self.task.is_alive() {
+            return Ok(());
+        }
+        self.task.request_kill();
+        if Rc::ptr_eq(&shared.current.borrow(), &self.task) {
+            unwind_kill();
+        }
+        if !self.task.started.get() {
+            shared.discard_unstarted(&self.task, Exit::Killed);
             return Ok(());
         }
         self.deliver(&shared, Wake::Kill, pending)
@@ -461,14 +447,11 @@ impl Tasklet {
 
     fn throw_impl(&self, error: Thrown, pending: bool) -> Result<(), TaskletError> {
         let shared = self.live_shared()?;
-        {
-            let st = shared.st.borrow();
-            if !st.tasklets.contains_key(self.key) {
-                return Err(TaskletError::Dead);
-            }
-            if st.current == self.key {
-                return Err(TaskletError::IsCurrent);
-            }
+        if !self.task.is_alive() {
+            return Err(TaskletError::Dead);
+        }
+        if Rc::ptr_eq(&shared.current.borrow(), &self.task) {
+            return Err(TaskletError::IsCurrent);
         }
         self.deliver(&shared, Wake::Thrown(error), pending)
     }
@@ -482,34 +465,29 @@ impl Tasklet {
         pending: bool,
     ) -> Result<(), TaskletError> {
         let caller_same = current_shared().is_some_and(|c| Rc::ptr_eq(&c, shared));
-        {
-            let mut st = shared.st.borrow_mut();
-            let Some(rec) = st.tasklets.get_mut(self.key) else {
-                return Ok(());
-            };
-            if rec.state == TaskletState::Blocked {
-                st.wake(self.key, reason, !pending);
-            } else {
-                if !matches!(rec.wake, Some(Wake::Kill)) {
-                    rec.wake = Some(reason);
-                }
-                st.enqueue(self.key, !pending);
-            }
-            if pending || !caller_same {
-                return Ok(());
-            }
-            let cur = st.current;
-            // Right behind the target, which is at the front now.
-            st.enqueue(cur, true);
-            st.enqueue(self.key, true);
+        if !self.task.is_alive() {
+            return Ok(());
         }
+        if self.task.state.get() == TaskletState::Blocked {
+            shared.wake(&self.task, reason, !pending);
+        } else {
+            self.task.set_pending(reason);
+            shared.enqueue(&self.task, !pending);
+        }
+        if pending || !caller_same {
+            return Ok(());
+        }
+        let me = shared.current_task();
+        // Right behind the target, which is at the front now.
+        shared.enqueue(&me, true);
+        shared.enqueue(&self.task, true);
         let wake = shared.switch_out();
         settle_after_switch(shared, wake);
         Ok(())
     }
 
     fn live_shared(&self) -> Result<Rc<Shared>, TaskletError> {
-        self.shared.upgrade().ok_or(TaskletError::NoScheduler)
+        self.scheduler().ok_or(TaskletError::NoScheduler)
     }
 
     /// The tasklet's scheduler, checked to be the caller's.
@@ -526,13 +504,13 @@ impl Tasklet {
 /// the thread has no scheduler.
 pub fn current() -> Option<Tasklet> {
     let shared = current_shared()?;
-    let key = shared.st.borrow().current;
-    Some(Tasklet::from_parts(Rc::downgrade(&shared), key))
+    let task = shared.current_task();
+    Some(Tasklet::from_task(task))
 }
 
 /// Number of runnable tasklets, the caller included (Stackless's `getruncount`).
 pub fn run_count() -> usize {
-    current_shared().map_or(0, |s| s.st.borrow().scheduled + 1)
+    current_shared().map_or(0, |s| s.scheduled.get() + 1)
 }
 
 /// Yields: the caller goes to the back of the run queue and the next tasklet runs. With
@@ -564,19 +542,14 @@ pub fn run_count() -> usize {
 /// ```
 pub fn schedule() -> Result<(), WaitError> {
     let shared = current_shared().ok_or(WaitError::NoScheduler)?;
-    {
-        // One borrow for the interrupt check and the enqueue (this is the hot path).
-        let mut st = shared.st.borrow_mut();
-        if let Some(wake) = st.take_interrupt() {
-            drop(st);
-            return wake_result(wake);
-        }
-        let cur = st.current;
-        // No shortcut when nothing else is queued: the pump must see the switch to count
-        // it against the run's budget (a lone `loop { schedule() }` would never return).
-        st.enqueue(cur, false);
+    let me = shared.current_task();
+    if let Some(wake) = me.take_interrupt() {
+        return wake_result(wake);
     }
-    let wake = shared.switch_out();
+    // No shortcut when nothing else is queued: the pump must see the switch to count it
+    // against the run's budget (a lone `loop { schedule() }` would never return).
+    shared.enqueue(&me, false);
+    let wake = shared.switch_out_as(&me);
     wake_result(wake)
 }
 
@@ -588,14 +561,12 @@ pub fn schedule() -> Result<(), WaitError> {
 /// As [`schedule`].
 pub fn schedule_remove() -> Result<(), WaitError> {
     let shared = current_shared().ok_or(WaitError::NoScheduler)?;
-    if let Some(wake) = crate::wait::pending_interrupt(&shared) {
+    if let Some(wake) = shared.take_interrupt() {
         return wake_result(wake);
     }
-    {
-        let mut st = shared.st.borrow_mut();
-        let cur = st.current;
-        st.dequeue(cur, TaskletState::Paused);
-    }
+    let me = shared.current_task();
+    shared.dequeue(&me, TaskletState::Paused);
+    drop(me);
     let wake = shared.switch_out();
     wake_result(wake)
 }
@@ -613,9 +584,8 @@ pub fn set_atomic(atomic: bool) -> bool {
     let Some(shared) = current_shared() else {
         return false;
     };
-    let mut st = shared.st.borrow_mut();
-    let cur = st.current;
-    std::mem::replace(&mut st.tasklets[cur].atomic, atomic)
+    let old = shared.current.borrow().atomic.replace(atomic);
+    old
 }
 
 /// A point where the watchdog may interrupt the caller (every uthread operation is one;
@@ -631,25 +601,16 @@ pub fn preempt_point() {
 /// The watchdog check made by uthread operations that do not block.
 #[inline]
 pub(crate) fn preempt_check(shared: &Rc<Shared>) {
-    let interrupt = {
-        let st = shared.st.borrow();
-        match st.watch.hard_deadline {
-            None => false,
-            Some(deadline) => {
-                let cur = st.current;
-                cur != st.main && !st.tasklets[cur].atomic && std::time::Instant::now() >= deadline
-            }
-        }
+    let Some(deadline) = shared.hard_deadline.get() else {
+        return;
     };
-    if interrupt {
-        {
-            let mut st = shared.st.borrow_mut();
-            let cur = st.current;
-            st.dequeue(cur, TaskletState::Paused);
-            st.watch.interrupted = Some(cur);
-            st.watch.hard_deadline = None;
-        }
-        let wake = shared.switch_out();
-        settle_after_switch(shared, wake);
+    let me = shared.current_task();
+    if Rc::ptr_eq(&me, &shared.main) || me.atomic.get() || std::time::Instant::now() < deadline {
+        return;
     }
+    shared.dequeue(&me, TaskletState::Paused);
+    *shared.interrupted.borrow_mut() = Some(me);
+    shared.hard_deadline.set(None);
+    let wake = shared.switch_out();
+    settle_after_switch(shared, wake);
 }

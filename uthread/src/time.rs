@@ -150,7 +150,7 @@ impl Timers {
 /// assert_eq!(uthread::now(), Duration::from_millis(16));
 /// ```
 pub fn now() -> Duration {
-    current_shared().map_or(Duration::ZERO, |s| s.st.borrow().clock.now())
+    current_shared().map_or(Duration::ZERO, |s| s.now())
 }
 
 /// Blocks the caller until the clock has advanced by `d`. A zero duration waits for the
@@ -174,7 +174,7 @@ pub fn now() -> Duration {
 /// ```
 pub fn sleep(d: Duration) -> Result<(), WaitError> {
     let shared = current_shared().ok_or(WaitError::NoScheduler)?;
-    let until = shared.st.borrow().clock.now().saturating_add(d);
+    let until = shared.now().saturating_add(d);
     if d.is_zero() {
         return be_nice();
     }
@@ -189,20 +189,15 @@ pub fn sleep(d: Duration) -> Result<(), WaitError> {
 /// As [`sleep`].
 pub fn sleep_until(deadline: Duration) -> Result<(), WaitError> {
     let shared = current_shared().ok_or(WaitError::NoScheduler)?;
-    {
-        let st = shared.st.borrow();
-        if st.clock.now() >= deadline {
-            return Ok(());
-        }
+    if shared.now() >= deadline {
+        return Ok(());
     }
     if let Some(wake) = pending_interrupt(&shared) {
         return Err(interrupted(wake));
     }
-    {
-        let mut st = shared.st.borrow_mut();
-        let (key, seq) = st.block_current(BlockedOn::Sleep { until: deadline }, Waits::None);
-        st.arm_timer(key, seq, deadline);
-    }
+    let (task, seq) = shared.block_current(BlockedOn::Sleep { until: deadline }, Waits::None);
+    shared.arm_timer(&task, seq, deadline);
+    drop(task);
     match shared.switch_out() {
         Wake::Timer | Wake::Signaled => Ok(()),
         other => Err(interrupted(other)),
@@ -218,15 +213,12 @@ pub fn sleep_until(deadline: Duration) -> Result<(), WaitError> {
 /// As [`sleep`].
 pub fn be_nice() -> Result<(), WaitError> {
     let shared = current_shared().ok_or(WaitError::NoScheduler)?;
-    if let Some(wake) = pending_interrupt(&shared) {
+    let me = shared.current_task();
+    if let Some(wake) = me.take_interrupt() {
         return Err(interrupted(wake));
     }
-    {
-        let mut st = shared.st.borrow_mut();
-        let (key, seq) = st.block_current(BlockedOn::NextTick, Waits::None);
-        st.nice.push((key, seq));
-    }
-    match shared.switch_out() {
+    shared.block_nice(&me);
+    match shared.switch_out_as(&me) {
         Wake::Timer | Wake::Signaled => Ok(()),
         other => Err(interrupted(other)),
     }

@@ -216,27 +216,18 @@ pub(crate) fn block_on<O, P, R>(
 where
     O: Cancel + 'static,
 {
-    let current = {
-        let mut st = shared.st.borrow_mut();
-        if let Some(wake) = st.take_interrupt() {
-            return (wake, Slot::Cancelled(offer));
-        }
-        st.current
-    };
-    let me = TaskletRef {
-        shared: Rc::downgrade(shared),
-        key: current,
-    };
-    let key = list(obj).push(me, offer);
-    {
-        let mut st = shared.st.borrow_mut();
-        let target: Rc<dyn Cancel> = obj.clone();
-        let (tasklet, seq) = st.block_current(on, Waits::One(WaitRef { target, key }));
-        if let Some(deadline) = deadline {
-            st.arm_timer(tasklet, seq, deadline);
-        }
+    let me = shared.current_task();
+    if let Some(wake) = me.take_interrupt() {
+        return (wake, Slot::Cancelled(offer));
     }
-    let wake = shared.switch_out();
+    let key = list(obj).push(me.clone(), offer);
+    let target: Rc<dyn Cancel> = obj.clone();
+    let (tasklet, seq) = shared.block_current(on, Waits::One(WaitRef { target, key }));
+    if let Some(deadline) = deadline {
+        shared.arm_timer(&tasklet, seq, deadline);
+    }
+    drop(tasklet);
+    let wake = shared.switch_out_as(&me);
     let slot = list(obj)
         .take(key)
         .expect("a wait entry is only removed by its owner");
@@ -248,7 +239,7 @@ where
 /// refused with `Wake::Kill` (which [`interrupted`] turns into `Killed`, not a second
 /// unwind).
 pub(crate) fn pending_interrupt(shared: &Rc<Shared>) -> Option<Wake> {
-    shared.st.borrow_mut().take_interrupt()
+    shared.take_interrupt()
 }
 
 /// The error for a wake that interrupted a blocking call; a kill unwinds instead (unless

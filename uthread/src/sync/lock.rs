@@ -84,20 +84,15 @@ thread_local! {
 }
 
 fn me(shared: &Rc<Shared>) -> TaskletRef {
-    TaskletRef {
-        shared: Rc::downgrade(shared),
-        key: shared.st.borrow().current,
-    }
+    shared.current_task()
 }
 
 fn same(a: &TaskletRef, b: &TaskletRef) -> bool {
-    a.key == b.key && a.shared.ptr_eq(&b.shared)
+    Rc::ptr_eq(a, b)
 }
 
 fn alive(t: &TaskletRef) -> bool {
-    t.shared
-        .upgrade()
-        .is_some_and(|s| s.st.borrow().tasklets.contains_key(t.key))
+    t.is_alive()
 }
 
 impl LockCore {
@@ -237,7 +232,7 @@ impl LockCore {
         st.owner
             .as_ref()
             .filter(|o| alive(o))
-            .map(|o| Tasklet::from_parts(o.shared.clone(), o.key))
+            .map(|o| Tasklet::from_task(o.clone()))
     }
 
     fn is_locked(&self) -> bool {
@@ -720,12 +715,12 @@ pub fn lock_report(threshold: Duration) -> Vec<LockReport> {
             }
             Some(LockReport {
                 lock: core.object(),
-                holder: Tasklet::from_parts(owner.shared.clone(), owner.key),
+                holder: Tasklet::from_task(owner.clone()),
                 held_for,
                 waiters: st
                     .waiters
                     .waiters()
-                    .map(|t| Tasklet::from_parts(t.shared.clone(), t.key))
+                    .map(|t| Tasklet::from_task(t.clone()))
                     .collect(),
             })
         })
