@@ -7,8 +7,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::error::{ChannelError, RecvError, SendError, Thrown, TryRecvError, TrySendError};
-use crate::shared::{current_shared, Shared, TaskletRef, Wake};
-use crate::tasklet::{preempt_check, settle_after_switch, BlockedOn};
+use crate::shared::{current_shared, Blocked, Shared, TaskletRef, Wake};
+use crate::tasklet::{preempt_check, settle_after_switch};
 use crate::time::deadline_in;
 use crate::wait::{block_on, interrupted, Cancel, Slot, WaitKey, WaitList};
 use crate::{ObjectId, ObjectRef, Tasklet};
@@ -76,6 +76,13 @@ struct Inner<T> {
 }
 
 impl<T> Cancel for Inner<T> {
+    fn describe(&self) -> Option<ObjectRef> {
+        Some(ObjectRef {
+            id: self.id,
+            name: self.name.clone(),
+        })
+    }
+
     fn cancel(&self, key: WaitKey) {
         self.state.borrow_mut().waiters.cancel(key);
     }
@@ -182,13 +189,6 @@ impl<T: 'static> Channel<T> {
     /// This channel's name, if it has one.
     pub fn name(&self) -> Option<&str> {
         self.inner.name.as_deref()
-    }
-
-    fn object(&self) -> ObjectRef {
-        ObjectRef {
-            id: self.inner.id,
-            name: self.inner.name.clone(),
-        }
     }
 
     /// Blocked senders (positive) or minus the blocked receivers (negative).
@@ -430,7 +430,7 @@ impl<T: 'static> Channel<T> {
             &self.inner,
             waiters,
             Msg::Receiver,
-            BlockedOn::Receive(self.object()),
+            Blocked::Receive,
             deadline,
         );
         match slot {
@@ -480,14 +480,7 @@ impl<T: 'static> Channel<T> {
         }
         self.hook(&shared, true, true);
         self.inner.state.borrow_mut().senders_waiting = true;
-        let (wake, slot) = block_on(
-            &shared,
-            &self.inner,
-            waiters,
-            msg,
-            BlockedOn::Send(self.object()),
-            deadline,
-        );
+        let (wake, slot) = block_on(&shared, &self.inner, waiters, msg, Blocked::Send, deadline);
         match slot {
             Slot::Done(Msg::Closed(Some(v))) => {
                 settle_after_switch(&shared, wake);

@@ -13,8 +13,7 @@ use slotmap::Key as _;
 
 use crate::error::WaitError;
 use crate::remote::{HubInner, Notice};
-use crate::shared::{current_shared, Waits, Wake};
-use crate::tasklet::BlockedOn;
+use crate::shared::{current_shared, Blocked, Waits, Wake};
 use crate::time::deadline_in;
 use crate::wait::{interrupted, pending_interrupt};
 
@@ -121,7 +120,7 @@ fn block_on_inner<F: Future>(
             return Err(WaitError::Timeout);
         }
         shared.external_wakers.set(shared.external_wakers.get() + 1);
-        let (task, seq) = shared.block_current(BlockedOn::Future, Waits::None);
+        let (task, seq) = shared.block_current(Blocked::Future, Waits::None);
         debug_assert_eq!(seq, next_seq);
         if let Some(deadline) = deadline {
             shared.arm_timer(&task, seq, deadline);

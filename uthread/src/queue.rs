@@ -8,8 +8,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::error::{ChannelError, RecvError, SendError, TryRecvError, TrySendError};
-use crate::shared::{current_shared, Wake};
-use crate::tasklet::{preempt_check, settle_after_switch, BlockedOn};
+use crate::shared::{current_shared, Blocked, Wake};
+use crate::tasklet::{preempt_check, settle_after_switch};
 use crate::time::deadline_in;
 use crate::wait::{wait_for, Cancel, WaitKey, WaitList};
 use crate::{ObjectId, ObjectRef};
@@ -45,6 +45,13 @@ pub(crate) struct Inner<T> {
 }
 
 impl<T> Cancel for Inner<T> {
+    fn describe(&self) -> Option<ObjectRef> {
+        Some(ObjectRef {
+            id: self.id,
+            name: self.name.clone(),
+        })
+    }
+
     fn cancel(&self, key: WaitKey) {
         self.state.borrow_mut().waiters.cancel(key);
     }
@@ -157,13 +164,6 @@ impl<T: 'static> Queue<T> {
     /// This queue's name, if it has one.
     pub fn name(&self) -> Option<&str> {
         self.inner.name.as_deref()
-    }
-
-    pub(crate) fn object(&self) -> ObjectRef {
-        ObjectRef {
-            id: self.inner.id,
-            name: self.inner.name.clone(),
-        }
     }
 
     /// Items buffered now.
@@ -309,7 +309,7 @@ impl<T: 'static> Queue<T> {
             &self.inner,
             waiters,
             Offer::Put(value),
-            BlockedOn::QueuePut(self.object()),
+            Blocked::QueuePut,
             deadline,
         ) {
             Ok((Reply::Stored | Reply::Item(_), wake)) => {
@@ -405,7 +405,7 @@ impl<T: 'static> Queue<T> {
             &self.inner,
             waiters,
             Offer::Get,
-            BlockedOn::QueueGet(self.object()),
+            Blocked::QueueGet,
             deadline,
         ) {
             Ok((Reply::Item(item), wake)) => {

@@ -13,8 +13,8 @@ use std::time::Duration;
 use crate::error::{ChannelError, RecvError, TryRecvError};
 use crate::remote::{HubInner, Notice, RemoteTarget};
 use crate::select::{Arm, Collected, Receivable, SelectArm};
-use crate::shared::{Shared, TaskletRef, Wake};
-use crate::tasklet::{settle_after_switch, BlockedOn};
+use crate::shared::{Blocked, Shared, TaskletRef, Wake};
+use crate::tasklet::settle_after_switch;
 use crate::time::deadline_in;
 use crate::wait::{wait_for, Cancel, Slot, WaitKey, WaitList, WaitRef};
 use crate::{ObjectId, ObjectRef};
@@ -123,6 +123,13 @@ struct Local<T> {
 }
 
 impl<T> Cancel for Local<T> {
+    fn describe(&self) -> Option<ObjectRef> {
+        Some(ObjectRef {
+            id: self.id,
+            name: None,
+        })
+    }
+
     fn cancel(&self, key: WaitKey) {
         self.waiters.borrow_mut().cancel(key);
     }
@@ -244,10 +251,7 @@ impl<T: Send + 'static> RemoteReceiver<T> {
                 Err(TryRecvError::Closed) => return Err(ChannelError::Closed),
                 Err(_) => {}
             }
-            let on = BlockedOn::Receive(ObjectRef {
-                id: self.local.id,
-                name: None,
-            });
+            let on = Blocked::Receive;
             shared.external_wakers.set(shared.external_wakers.get() + 1);
             let waited = wait_for(&shared, &self.local, waiters, (), on, deadline);
             shared.external_wakers.set(shared.external_wakers.get() - 1);

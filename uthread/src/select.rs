@@ -12,8 +12,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::error::ChannelError;
-use crate::shared::{current_shared, TaskletRef, Waits, Wake};
-use crate::tasklet::{settle_after_switch, BlockedOn};
+use crate::shared::{current_shared, Blocked, TaskletRef, Waits, Wake};
+use crate::tasklet::settle_after_switch;
 use crate::time::deadline_in;
 use crate::wait::{interrupted, pending_interrupt, WaitRef};
 use crate::ObjectId;
@@ -263,7 +263,7 @@ impl<'a, R: 'a> Select<'a, R> {
         }
         drop(me);
         let (task, seq) =
-            shared.block_current(BlockedOn::Select { arms: waits.len() }, Waits::Many(waits));
+            shared.block_current(Blocked::Select { arms: waits.len() }, Waits::Many(waits));
         if let Some(deadline) = deadline {
             shared.arm_timer(&task, seq, deadline);
         }

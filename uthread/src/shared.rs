@@ -33,7 +33,7 @@ use crate::sys::stack::StackPool;
 use crate::tasklet::{BlockedOn, TaskletState};
 use crate::time::{Clock, Timers};
 use crate::wait::WaitRef;
-use crate::{Budget, TaskletExit, TaskletId};
+use crate::{Budget, ObjectRef, TaskletExit, TaskletId};
 
 slotmap::new_key_type! {
     /// A tasklet's slot in its scheduler's registry; its id.
@@ -72,6 +72,13 @@ impl Wake {
             Wake::Deadlock => WaitError::Deadlock,
         }
     }
+}
+
+/// Whether a wake was a primitive serving the tasklet (kept after the reason moves).
+#[derive(Clone, Copy)]
+enum ReasonKind {
+    Signaled,
+    Other,
 }
 
 /// A tasklet's wait entries (more than one only inside `select`).
@@ -148,7 +155,8 @@ pub(crate) struct Task {
     /// one flag instead of moving `wake` out and back.
     interrupt: Cell<bool>,
     pub(crate) waits: Cell<Waits>,
-    pub(crate) blocked_on: RefCell<Option<BlockedOn>>,
+    /// What it is blocked on, cheaply (the full [`BlockedOn`] is built when asked).
+    pub(crate) blocked: Cell<Blocked>,
     /// `None` for the main pseudo-tasklet and once the tasklet has ended. Borrowed by the
     /// pump for the whole of a slice (the tasklet never touches its own fiber).
     pub(crate) fiber: RefCell<Option<Fiber>>,
@@ -182,7 +190,7 @@ impl Task {
             wake: Cell::new(None),
             interrupt: Cell::new(false),
             waits: Cell::new(Waits::None),
-            blocked_on: RefCell::new(None),
+            blocked: Cell::new(Blocked::Nothing),
             fiber: RefCell::new(None),
             name: RefCell::new(name),
             switches: Cell::new(0),
@@ -284,6 +292,66 @@ impl std::fmt::Debug for Task {
 
 /// A tasklet, from inside the crate.
 pub(crate) type TaskletRef = Rc<Task>;
+
+/// What a blocked tasklet waits for, as recorded on the hot path: a small `Copy` kind.
+/// The object it waits on is the target of its (first) wait entry, so a full
+/// [`BlockedOn`] can be built from the two when somebody asks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Blocked {
+    Nothing,
+    Send,
+    Receive,
+    Select { arms: usize },
+    Sleep { until: Duration },
+    NextTick,
+    Lock,
+    Semaphore,
+    Condition,
+    Event,
+    QueueGet,
+    QueuePut,
+    Barrier,
+    Join(TaskletId),
+    Future,
+}
+
+impl Task {
+    /// What it is blocked on, described in full (None unless it is blocked).
+    pub(crate) fn blocked_on(&self) -> Option<BlockedOn> {
+        if self.state.get() != TaskletState::Blocked {
+            return None;
+        }
+        let object = || {
+            let waits = self.waits.take();
+            let object = match &waits {
+                Waits::One(w) => w.target.describe(),
+                Waits::Many(v) => v.first().and_then(|w| w.target.describe()),
+                Waits::None => None,
+            };
+            self.waits.set(waits);
+            object
+        };
+        let with_object =
+            |make: fn(ObjectRef) -> BlockedOn| object().map_or(BlockedOn::Unknown, make);
+        Some(match self.blocked.get() {
+            Blocked::Nothing => BlockedOn::Unknown,
+            Blocked::Send => with_object(BlockedOn::Send),
+            Blocked::Receive => with_object(BlockedOn::Receive),
+            Blocked::Select { arms } => BlockedOn::Select { arms },
+            Blocked::Sleep { until } => BlockedOn::Sleep { until },
+            Blocked::NextTick => BlockedOn::NextTick,
+            Blocked::Lock => with_object(BlockedOn::Lock),
+            Blocked::Semaphore => with_object(BlockedOn::Semaphore),
+            Blocked::Condition => with_object(BlockedOn::Condition),
+            Blocked::Event => with_object(BlockedOn::Event),
+            Blocked::QueueGet => with_object(BlockedOn::QueueGet),
+            Blocked::QueuePut => with_object(BlockedOn::QueuePut),
+            Blocked::Barrier => with_object(BlockedOn::Barrier),
+            Blocked::Join(id) => BlockedOn::Join(id),
+            Blocked::Future => BlockedOn::Future,
+        })
+    }
+}
 
 /// Settings fixed when the scheduler is built.
 #[derive(Clone, Debug)]
@@ -582,10 +650,10 @@ impl Shared {
     /// Blocks the current tasklet: it leaves the run and waits on `waits`. Returns it
     /// with the number of this block (for timers and be_nice entries).
     #[inline]
-    pub(crate) fn block_current(&self, on: BlockedOn, waits: Waits) -> (Rc<Task>, u32) {
+    pub(crate) fn block_current(&self, on: Blocked, waits: Waits) -> (Rc<Task>, u32) {
         let task = self.current_task();
         task.state.set(TaskletState::Blocked);
-        *task.blocked_on.borrow_mut() = Some(on);
+        task.blocked.set(on);
         let old = task.waits.replace(waits);
         debug_assert!(matches!(old, Waits::None), "a running tasklet has no waits");
         let seq = task.block_seq.get().wrapping_add(1);
@@ -604,7 +672,7 @@ impl Shared {
     #[inline]
     pub(crate) fn block_nice(&self, me: &Rc<Task>) {
         me.state.set(TaskletState::Blocked);
-        *me.blocked_on.borrow_mut() = Some(BlockedOn::NextTick);
+        me.blocked.set(Blocked::NextTick);
         let seq = me.block_seq.get().wrapping_add(1);
         me.block_seq.set(seq);
         me.timer_armed.set(false);
@@ -618,10 +686,7 @@ impl Shared {
         if task.state.get() != TaskletState::Blocked {
             return false;
         }
-        if matches!(
-            task.blocked_on.borrow_mut().take(),
-            Some(BlockedOn::NextTick)
-        ) {
+        if task.blocked.replace(Blocked::Nothing) == Blocked::NextTick {
             let live = self.nice_live.get() - 1;
             self.nice_live.set(live);
             if live == 0 {
@@ -634,12 +699,22 @@ impl Shared {
         if task.timer_armed.replace(false) {
             self.timers.borrow_mut().note_stale();
         }
-        if !matches!(reason, Wake::Signaled) {
+        let reason_kind = if matches!(reason, Wake::Signaled) {
+            ReasonKind::Signaled
+        } else {
             task.set_pending(reason);
-        }
+            ReasonKind::Other
+        };
         let waits = task.waits.take();
         if !matches!(waits, Waits::None) {
-            waits.cancel_all();
+            // Served (`Signaled`) with a single wait: that entry is the one served, so
+            // there is nothing to take off. Otherwise (a select, a kill, a timeout) every
+            // entry still waiting is taken off its queue now.
+            let served_only_wait =
+                matches!(reason_kind, ReasonKind::Signaled) && matches!(waits, Waits::One(_));
+            if !served_only_wait {
+                waits.cancel_all();
+            }
             if waits.holds_last_ref() {
                 self.garbage.borrow_mut().push(waits);
             }
@@ -677,7 +752,7 @@ impl Shared {
         for (task, seq) in waiting.drain(..) {
             if task.state.get() == TaskletState::Blocked && task.block_seq.get() == seq {
                 // A be_nice wait has no timer and no wait entries: only the state moves.
-                *task.blocked_on.borrow_mut() = None;
+                task.blocked.set(Blocked::Nothing);
                 self.nice_live.set(self.nice_live.get() - 1);
                 self.enqueue(&task, false);
             }
@@ -723,12 +798,7 @@ impl Shared {
         registry
             .values()
             .filter(|t| t.state.get() == TaskletState::Blocked)
-            .map(|t| {
-                (
-                    t.clone(),
-                    t.blocked_on.borrow().clone().unwrap_or(BlockedOn::Unknown),
-                )
-            })
+            .map(|t| (t.clone(), t.blocked_on().unwrap_or(BlockedOn::Unknown)))
             .collect()
     }
 

@@ -6,13 +6,13 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::error::{SpawnError, Thrown, WaitError};
-use crate::shared::{current_shared, Exit, ExitObserver, Shared, Wake};
+use crate::shared::{current_shared, Blocked, Exit, ExitObserver, Shared, Wake};
 use crate::sys::fiber::Fiber;
 use crate::sys::stack::StackStrategy;
-use crate::tasklet::{settle_after_switch, BlockedOn};
+use crate::tasklet::settle_after_switch;
 use crate::time::deadline_in;
 use crate::wait::{block_on, interrupted, pending_interrupt, Cancel, Slot, WaitKey, WaitList};
-use crate::{FailureKind, Scheduler, Tasklet, TaskletExit};
+use crate::{FailureKind, ObjectRef, Scheduler, Tasklet, TaskletExit};
 
 /// Panic payload for a tasklet that received a throw before it started.
 pub(crate) struct UncaughtThrow(pub(crate) Thrown);
@@ -256,6 +256,10 @@ fn joiners<T>(s: &JoinState<T>) -> RefMut<'_, WaitList<(), ()>> {
 }
 
 impl<T> Cancel for JoinState<T> {
+    fn describe(&self) -> Option<ObjectRef> {
+        None
+    }
+
     fn cancel(&self, key: WaitKey) {
         self.state.borrow_mut().joiners.cancel(key);
     }
@@ -363,7 +367,7 @@ impl<T: 'static> JoinHandle<T> {
             &self.state,
             joiners,
             (),
-            BlockedOn::Join(self.tasklet.id()),
+            Blocked::Join(self.tasklet.id()),
             deadline,
         );
         match slot {

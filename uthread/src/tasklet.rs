@@ -245,10 +245,7 @@ impl Tasklet {
 
     /// What it is blocked on, if it is blocked.
     pub fn blocked_on(&self) -> Option<BlockedOn> {
-        if self.state() != TaskletState::Blocked {
-            return None;
-        }
-        self.task.blocked_on.borrow().clone()
+        self.task.blocked_on()
     }
 
     /// How many times it has been resumed.

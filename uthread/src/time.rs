@@ -11,8 +11,7 @@ use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
 use crate::error::WaitError;
-use crate::shared::{current_shared, Key, Waits, Wake};
-use crate::tasklet::BlockedOn;
+use crate::shared::{current_shared, Blocked, Key, Waits, Wake};
 use crate::wait::{interrupted, pending_interrupt};
 
 /// Which clock a scheduler follows.
@@ -195,7 +194,7 @@ pub fn sleep_until(deadline: Duration) -> Result<(), WaitError> {
     if let Some(wake) = pending_interrupt(&shared) {
         return Err(interrupted(wake));
     }
-    let (task, seq) = shared.block_current(BlockedOn::Sleep { until: deadline }, Waits::None);
+    let (task, seq) = shared.block_current(Blocked::Sleep { until: deadline }, Waits::None);
     shared.arm_timer(&task, seq, deadline);
     drop(task);
     match shared.switch_out() {

@@ -15,8 +15,8 @@ use std::time::Duration;
 use slotmap::SlotMap;
 
 use crate::error::WaitError;
-use crate::shared::{Shared, TaskletRef, Waits, Wake};
-use crate::tasklet::BlockedOn;
+use crate::shared::{Blocked, Shared, TaskletRef, Waits, Wake};
+use crate::ObjectRef;
 
 slotmap::new_key_type! {
     /// Names one entry in a wait list.
@@ -29,6 +29,9 @@ pub(crate) trait Cancel {
     /// Takes the entry off the queue if it is still waiting; the owner collects it later.
     /// Must touch only the primitive's own state (never the scheduler's).
     fn cancel(&self, key: WaitKey);
+
+    /// The object, as named in a [`BlockedOn`] (None when the kind says it all).
+    fn describe(&self) -> Option<ObjectRef>;
 }
 
 /// A blocked tasklet's link to one of its wait entries.
@@ -210,7 +213,7 @@ pub(crate) fn block_on<O, P, R>(
     obj: &Rc<O>,
     list: fn(&O) -> std::cell::RefMut<'_, WaitList<P, R>>,
     offer: P,
-    on: BlockedOn,
+    on: Blocked,
     deadline: Option<Duration>,
 ) -> (Wake, Slot<P, R>)
 where
@@ -261,7 +264,7 @@ pub(crate) fn wait_for<O, P, R>(
     obj: &Rc<O>,
     list: fn(&O) -> std::cell::RefMut<'_, WaitList<P, R>>,
     offer: P,
-    on: BlockedOn,
+    on: Blocked,
     deadline: Option<Duration>,
 ) -> Result<(R, Wake), (WaitError, P)>
 where

@@ -6,8 +6,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::error::WaitError;
-use crate::shared::{current_shared, Wake};
-use crate::tasklet::{settle_after_switch, BlockedOn};
+use crate::shared::{current_shared, Blocked, Wake};
+use crate::tasklet::settle_after_switch;
 use crate::time::deadline_in;
 use crate::wait::{interrupted, pending_interrupt, wait_for, Cancel, WaitKey, WaitList};
 use crate::{ObjectId, ObjectRef};
@@ -27,6 +27,13 @@ struct Inner {
 }
 
 impl Cancel for Inner {
+    fn describe(&self) -> Option<ObjectRef> {
+        Some(ObjectRef {
+            id: self.id,
+            name: self.name.clone(),
+        })
+    }
+
     fn cancel(&self, key: WaitKey) {
         let mut st = self.st.borrow_mut();
         let before = st.waiters.len();
@@ -160,10 +167,7 @@ impl Barrier {
             self.leave(generation);
             return Err(interrupted(wake));
         }
-        let on = BlockedOn::Barrier(ObjectRef {
-            id: self.inner.id,
-            name: self.inner.name.clone(),
-        });
+        let on = Blocked::Barrier;
         // From here every way out but being released (timeout, throw, kill, deadlock)
         // goes through `Cancel::cancel`, which takes the caller out of the round.
         let ((), wake) = wait_for(&shared, &self.inner, waiters, generation, on, deadline)

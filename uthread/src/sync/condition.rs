@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use super::lock::{Lock, LockError, LockGuard};
 use crate::error::WaitError;
-use crate::shared::{current_shared, Wake};
-use crate::tasklet::{settle_after_switch, BlockedOn};
+use crate::shared::{current_shared, Blocked, Wake};
+use crate::tasklet::settle_after_switch;
 use crate::time::deadline_in;
 use crate::wait::{wait_for, Cancel, WaitKey, WaitList};
 use crate::{ObjectId, ObjectRef};
@@ -20,6 +20,13 @@ struct Inner {
 }
 
 impl Cancel for Inner {
+    fn describe(&self) -> Option<ObjectRef> {
+        Some(ObjectRef {
+            id: self.id,
+            name: self.name.clone(),
+        })
+    }
+
     fn cancel(&self, key: WaitKey) {
         self.waiters.borrow_mut().cancel(key);
     }
@@ -152,10 +159,7 @@ impl Condition {
     ) -> Result<(LockGuard<'a>, bool), LockError> {
         let shared = current_shared().ok_or(WaitError::NoScheduler)?;
         let lock: &'a Lock = guard.release_now();
-        let on = BlockedOn::Condition(ObjectRef {
-            id: self.inner.id,
-            name: self.inner.name.clone(),
-        });
+        let on = Blocked::Condition;
         let (timed_out, wake) = match wait_for(&shared, &self.inner, waiters, (), on, deadline) {
             Ok(((), wake)) => (false, wake),
             Err((WaitError::Timeout, ())) => (true, Wake::Signaled),

@@ -6,8 +6,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::error::{Thrown, WaitError};
-use crate::shared::{current_shared, Wake};
-use crate::tasklet::{settle_after_switch, BlockedOn};
+use crate::shared::{current_shared, Blocked, Wake};
+use crate::tasklet::settle_after_switch;
 use crate::time::deadline_in;
 use crate::wait::{wait_for, Cancel, WaitKey, WaitList};
 use crate::{ObjectId, ObjectRef};
@@ -29,6 +29,13 @@ struct Inner<T> {
 }
 
 impl<T> Cancel for Inner<T> {
+    fn describe(&self) -> Option<ObjectRef> {
+        Some(ObjectRef {
+            id: self.id,
+            name: self.name.clone(),
+        })
+    }
+
     fn cancel(&self, key: WaitKey) {
         self.st.borrow_mut().waiters.cancel(key);
     }
@@ -72,10 +79,7 @@ impl<T: Clone + 'static> Inner<T> {
             return v;
         }
         let shared = current_shared().ok_or(WaitError::NoScheduler)?;
-        let on = BlockedOn::Event(ObjectRef {
-            id: self.id,
-            name: self.name.clone(),
-        });
+        let on = Blocked::Event;
         match wait_for(&shared, self, waiters, (), on, deadline) {
             Ok((outcome, wake)) => {
                 let result = into_result(outcome);

@@ -7,8 +7,8 @@ use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use crate::error::WaitError;
-use crate::shared::{current_shared, Shared, TaskletRef, Wake};
-use crate::tasklet::{preempt_check, settle_after_switch, BlockedOn};
+use crate::shared::{current_shared, Blocked, Shared, TaskletRef, Wake};
+use crate::tasklet::{preempt_check, settle_after_switch};
 use crate::time::deadline_in;
 use crate::wait::{wait_for, Cancel, WaitKey, WaitList};
 use crate::{ObjectId, ObjectRef, Tasklet};
@@ -69,6 +69,10 @@ pub(crate) struct LockCore {
 }
 
 impl Cancel for LockCore {
+    fn describe(&self) -> Option<ObjectRef> {
+        Some(self.object())
+    }
+
     fn cancel(&self, key: WaitKey) {
         self.st.borrow_mut().waiters.cancel(key);
     }
@@ -171,14 +175,7 @@ impl LockCore {
                 st.contended_since = Some(crate::time::now());
             }
         }
-        match wait_for(
-            &shared,
-            self,
-            waiters,
-            (),
-            BlockedOn::Lock(self.object()),
-            deadline,
-        ) {
+        match wait_for(&shared, self, waiters, (), Blocked::Lock, deadline) {
             // The releaser handed the lock over: we own it now.
             Ok(((), wake)) => Ok(wake),
             Err((error, ())) => Err(error.into()),

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use crate::error::{ChannelError, RecvError, TryRecvError};
 use crate::select::{Arm, Collected, Receivable, SelectArm};
-use crate::shared::{current_shared, TaskletRef, Wake};
-use crate::tasklet::{settle_after_switch, BlockedOn};
+use crate::shared::{current_shared, Blocked, TaskletRef, Wake};
+use crate::tasklet::settle_after_switch;
 use crate::time::deadline_in;
 use crate::wait::{wait_for, Cancel, Slot, WaitKey, WaitList, WaitRef};
 use crate::{ObjectId, ObjectRef};
@@ -27,6 +27,13 @@ struct Inner<T> {
 }
 
 impl<T> Cancel for Inner<T> {
+    fn describe(&self) -> Option<ObjectRef> {
+        Some(ObjectRef {
+            id: self.id,
+            name: None,
+        })
+    }
+
     fn cancel(&self, key: WaitKey) {
         self.st.borrow_mut().waiters.cancel(key);
     }
@@ -186,10 +193,7 @@ impl<T: 'static> OneshotReceiver<T> {
             Err(_) => return Err(ChannelError::Closed),
         }
         let shared = current_shared().ok_or(ChannelError::NoScheduler)?;
-        let on = BlockedOn::Event(ObjectRef {
-            id: self.inner.id,
-            name: None,
-        });
+        let on = Blocked::Event;
         match wait_for(&shared, &self.inner, waiters, (), on, deadline) {
             Ok(((), wake)) => {
                 let value = self.try_recv().map_err(|_| ChannelError::Closed);

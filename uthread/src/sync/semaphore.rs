@@ -6,8 +6,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::error::WaitError;
-use crate::shared::{current_shared, Wake};
-use crate::tasklet::{preempt_check, settle_after_switch, BlockedOn};
+use crate::shared::{current_shared, Blocked, Wake};
+use crate::tasklet::{preempt_check, settle_after_switch};
 use crate::time::deadline_in;
 use crate::wait::{wait_for, Cancel, WaitKey, WaitList};
 use crate::{ObjectId, ObjectRef};
@@ -40,6 +40,13 @@ struct Inner {
 }
 
 impl Cancel for Inner {
+    fn describe(&self) -> Option<ObjectRef> {
+        Some(ObjectRef {
+            id: self.id,
+            name: self.name.clone(),
+        })
+    }
+
     fn cancel(&self, key: WaitKey) {
         self.st.borrow_mut().waiters.cancel(key);
     }
@@ -63,10 +70,7 @@ impl Inner {
             }
         }
         let shared = current_shared().ok_or(WaitError::NoScheduler)?;
-        let on = BlockedOn::Semaphore(ObjectRef {
-            id: self.id,
-            name: self.name.clone(),
-        });
+        let on = Blocked::Semaphore;
         match wait_for(&shared, self, waiters, (), on, deadline) {
             // The releaser handed its permit over.
             Ok(((), wake)) => Ok(wake),
