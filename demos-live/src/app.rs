@@ -193,7 +193,8 @@ impl Live {
         }
         if is_mouse_button_pressed(MouseButton::Left) {
             let (x, y) = mouse_position();
-            let on_inspector = self.selected.is_some() && layout.inspector.contains(Vec2::new(x, y));
+            let on_inspector =
+                self.selected.is_some() && layout.inspector.contains(Vec2::new(x, y));
             if !layout.hud.contains(Vec2::new(x, y)) && !on_inspector {
                 let picked = self
                     .view(layout)

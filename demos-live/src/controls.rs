@@ -265,8 +265,9 @@ mod tests {
         c.tighter_budget();
         assert_eq!(c.budget(), Budget::Resumes(2));
         c.looser_budget();
-        c.looser_budget();
         assert_eq!(c.budget(), Budget::Resumes(4));
+        c.looser_budget();
+        assert_eq!(c.budget(), Budget::Resumes(8));
         c.switch_budget_kind();
         assert_eq!(c.budget(), time_budget(1.0));
         c.switch_budget_kind();

@@ -118,7 +118,10 @@ mod tests {
             )
         };
         assert_eq!(ages(&effects, 2.0), (vec![0.0], vec![0.0]));
-        assert_eq!(ages(&effects, 2.8), (vec![0.5], vec![(0.8 / WARP_LIFE) as f32]));
+        assert_eq!(
+            ages(&effects, 2.8),
+            (vec![0.5], vec![(0.8 / WARP_LIFE) as f32])
+        );
         effects.forget_faded(2.0 + WARP_LIFE);
         assert_eq!(effects.warp_outs(3.5).count(), 0);
         assert_eq!(effects.explosions(3.5).count(), 1);
@@ -136,6 +139,9 @@ mod tests {
         };
         effects.add(0.0, vec![shot], vec![departure(true)]);
         effects.clear();
-        assert_eq!(effects.shots(0.0).count() + effects.explosions(0.0).count(), 0);
+        assert_eq!(
+            effects.shots(0.0).count() + effects.explosions(0.0).count(),
+            0
+        );
     }
 }

@@ -46,10 +46,7 @@ impl BudgetUse {
                 ratio(stats.resumed as f64, allowed as f64),
                 format!("{} / {allowed} resumes", stats.resumed),
             ),
-            Budget::Unlimited => (
-                0.0,
-                format!("{} ms, unlimited", ms(stats.time.tasklets)),
-            ),
+            Budget::Unlimited => (0.0, format!("{} ms, unlimited", ms(stats.time.tasklets))),
         };
         BudgetUse {
             fraction,

@@ -15,7 +15,7 @@ use uthread::TaskletState;
 use crate::colours::{self, faded};
 use crate::controls::Controls;
 use crate::history::{ms, BudgetUse, FrameHistory};
-use crate::inspect::ShipReport;
+use crate::inspect::{ShipReport, Target};
 use crate::scene::health_colour;
 use crate::view::Layout;
 
@@ -84,7 +84,11 @@ pub fn draw_hud(skirmish: &Skirmish, figures: &HudFigures<'_>, layout: &Layout) 
 
     // The host's frame and the engine's tick.
     let frame_ms = figures.frame_time.as_secs_f64() * 1000.0;
-    let fps = if frame_ms > 0.0 { 1000.0 / frame_ms } else { 0.0 };
+    let fps = if frame_ms > 0.0 {
+        1000.0 / frame_ms
+    } else {
+        0.0
+    };
     label_value("frame", &format!("{frame_ms:.1} ms  ({fps:.0} fps)"), x, y);
     text_right(
         &format!("tick {} ms", ms(figures.stats.time.total)),
@@ -123,7 +127,11 @@ pub fn draw_hud(skirmish: &Skirmish, figures: &HudFigures<'_>, layout: &Layout) 
         &[
             ("sleeping", stats.sleeping.to_string(), colours::TEXT),
             ("blocked", stats.blocked.to_string(), colours::TEXT),
-            ("be_nice", stats.waiting_next_frame.to_string(), colours::TEXT),
+            (
+                "be_nice",
+                stats.waiting_next_frame.to_string(),
+                colours::TEXT,
+            ),
         ],
         x,
         y,
@@ -160,28 +168,58 @@ fn budget_colour(used: &BudgetUse) -> Color {
     }
 }
 
-/// One bar per frame, the height its share of the budget (the dashed line is all of
-/// it), red when the budget ran out.
+/// One bar per frame, its height the share of the budget used on a log scale from
+/// 0.1% to 100% (the dashed lines are 1%, 10% and all of it), red when the budget ran
+/// out.
 fn budget_graph(area: Rect, history: &FrameHistory) {
-    draw_rectangle(area.x, area.y, area.w, area.h, faded(colours::BACKGROUND, 0.7));
-    let full = area.h * 0.8;
-    let top = area.bottom() - full;
-    let mut x = area.x;
-    while x < area.right() {
-        draw_line(x, top, (x + 4.0).min(area.right()), top, 1.0, colours::DIM);
-        x += 8.0;
-    }
+    draw_rectangle(
+        area.x,
+        area.y,
+        area.w,
+        area.h,
+        faded(colours::BACKGROUND, 0.7),
+    );
+    let full = area.h - 13.0;
+    let height = |fraction: f64| {
+        let decades = (fraction.max(0.0) * 1000.0).max(1.0).log10() / 3.0;
+        decades.min(1.06) as f32 * full
+    };
     let step = area.w / history.capacity() as f32;
     let start = area.right() - step * history.samples().len() as f32;
     for (i, sample) in history.samples().enumerate() {
-        let h = (sample.fraction as f32).clamp(0.0, 1.25) * full;
+        let h = height(sample.fraction);
         let colour = if sample.spent {
             colours::BAD
         } else {
-            faded(colours::OK, 0.85)
+            faded(colours::OK, 0.7)
         };
         let bx = start + i as f32 * step;
         draw_rectangle(bx, area.bottom() - h, step.max(1.0), h, colour);
+    }
+    for (share, label) in [(0.01, "1%"), (0.1, "10%"), (1.0, "budget")] {
+        let y = (area.bottom() - height(share)).round() + 0.5;
+        let mut x = area.x;
+        while x < area.right() {
+            draw_line(
+                x,
+                y,
+                (x + 4.0).min(area.right()),
+                y,
+                1.0,
+                faded(colours::TEXT, 0.45),
+            );
+            x += 8.0;
+        }
+        let w = measure(label, 12.0);
+        let lx = area.x + 3.0;
+        draw_rectangle(
+            lx - 2.0,
+            y - 10.0,
+            w + 4.0,
+            10.0,
+            faded(colours::BACKGROUND, 0.8),
+        );
+        text(label, lx, y - 1.0, 12.0, colours::DIM);
     }
     draw_rectangle_lines(area.x, area.y, area.w, area.h, 1.0, colours::PANEL_EDGE);
 }
@@ -277,7 +315,12 @@ pub fn draw_inspector(
     );
     y += LINE;
     let target = match &report.target {
-        Some(t) => format!("{}, {:.1} km", t.name, t.distance / 1000.0),
+        Some(Target {
+            name,
+            distance: Some(d),
+            ..
+        }) => format!("{name}, {:.1} km", d / 1000.0),
+        Some(Target { name, .. }) => format!("{name}, gone"),
         None => "none".to_owned(),
     };
     label_value("target", &target, x, y);
@@ -309,7 +352,14 @@ fn state_colour(state: TaskletState) -> Color {
 pub fn draw_help(layout: &Layout) {
     let area = layout.help;
     draw_rectangle(area.x, area.y, area.w, area.h, colours::PANEL);
-    draw_line(area.x, area.y, area.right(), area.y, 1.0, colours::PANEL_EDGE);
+    draw_line(
+        area.x,
+        area.y,
+        area.right(),
+        area.y,
+        1.0,
+        colours::PANEL_EDGE,
+    );
     let keys = [
         ("Space", "pause"),
         ("N", "one frame"),
@@ -372,7 +422,13 @@ fn rule(x0: f32, x1: f32, y: f32) {
 
 /// A bar filled `fraction` (clamped to 0 to 1) of the way.
 fn meter(area: Rect, fraction: f64, colour: Color) {
-    draw_rectangle(area.x, area.y, area.w, area.h, faded(colours::BACKGROUND, 0.9));
+    draw_rectangle(
+        area.x,
+        area.y,
+        area.w,
+        area.h,
+        faded(colours::BACKGROUND, 0.9),
+    );
     let filled = area.w * (fraction.clamp(0.0, 1.0) as f32);
     draw_rectangle(area.x, area.y, filled, area.h, colour);
     draw_rectangle_lines(area.x, area.y, area.w, area.h, 1.0, colours::PANEL_EDGE);

@@ -44,10 +44,11 @@ pub struct ShipReport {
 pub struct Target {
     /// Its entity.
     pub entity: Entity,
-    /// Its tasklet's name.
+    /// Its tasklet's name (its entity once it has left the battle).
     pub name: String,
-    /// How far it is, metres.
-    pub distance: f64,
+    /// How far it is, metres; `None` once it has left the battle (the helm still
+    /// points at it until the ship's script picks another).
+    pub distance: Option<f64>,
 }
 
 impl ShipReport {
@@ -69,17 +70,18 @@ impl ShipReport {
             None => (TaskletState::Dead, "no behaviour running".to_owned()),
         };
         let target = match helm {
-            Helm::Approach { target, .. } | Helm::Orbit { target, .. } => {
-                world.get::<&Motion>(target).ok().map(|m| Target {
-                    entity: target,
-                    name: skirmish
-                        .driver
-                        .tasklet_of(target)
-                        .and_then(|t| t.name())
-                        .unwrap_or_else(|| format!("{target:?}")),
-                    distance: m.position.distance(motion.position),
-                })
-            }
+            Helm::Approach { target, .. } | Helm::Orbit { target, .. } => Some(Target {
+                entity: target,
+                name: skirmish
+                    .driver
+                    .tasklet_of(target)
+                    .and_then(|t| t.name())
+                    .unwrap_or_else(|| format!("{target:?}")),
+                distance: world
+                    .get::<&Motion>(target)
+                    .ok()
+                    .map(|m| m.position.distance(motion.position)),
+            }),
             Helm::Hold | Helm::GoTo(_) => None,
         };
         Some(ShipReport {
@@ -167,7 +169,7 @@ fn helm_text(helm: Helm) -> String {
             if clockwise {
                 "clockwise"
             } else {
-                "counter-clockwise"
+                "anticlockwise"
             }
         ),
         Helm::GoTo(p) => format!("heading for ({:.1}, {:.1}) km", p.x / 1000.0, p.y / 1000.0),
@@ -254,7 +256,10 @@ mod tests {
         let targeted: Vec<&Target> = reports.iter().filter_map(|r| r.target.as_ref()).collect();
         assert!(!targeted.is_empty(), "someone is engaging after 15 s");
         for t in targeted {
-            assert!(t.distance > 0.0 && !t.name.is_empty(), "{t:?}");
+            match t.distance {
+                Some(d) => assert!(d > 0.0 && t.name.contains(' '), "{t:?}"),
+                None => assert_eq!(t.name, format!("{:?}", t.entity)),
+            }
         }
     }
 

@@ -33,9 +33,7 @@ pub mod screenshot;
 mod view;
 
 pub use app::{Live, Request};
-pub use controls::{
-    ClockMode, Controls, LONGEST_FRAME, RESUME_BUDGETS, SPEEDS, TIME_BUDGETS_MS,
-};
+pub use controls::{ClockMode, Controls, LONGEST_FRAME, RESUME_BUDGETS, SPEEDS, TIME_BUDGETS_MS};
 pub use effects::{Effects, EXPLOSION_LIFE, SHOT_LIFE, WARP_LIFE};
 pub use history::{ms, BudgetUse, FrameHistory, Sample};
 pub use hud::{draw_banner, draw_help, draw_hud, draw_inspector, Departed, HudFigures};
@@ -44,4 +42,6 @@ pub use scene::{
     draw_explosions, draw_field, draw_selection, draw_ships, draw_shots, draw_warp_outs,
     health_colour, ship_radius, Starfield,
 };
-pub use view::{Layout, View, HELP_HEIGHT, HUD_HEIGHT, INSPECTOR_HEIGHT, PANEL_WIDTH};
+pub use view::{
+    Layout, View, HELP_HEIGHT, HUD_HEIGHT, INSPECTOR_HEIGHT, INSPECTOR_WIDTH, PANEL_WIDTH,
+};

@@ -37,8 +37,8 @@ struct Args {
     /// Scale both fleets to this many ships each, keeping their mix of classes.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     ships: Option<u32>,
-    /// Wall time each frame may spend resuming tasklets, milliseconds ([ and ] change it
-    /// while playing).
+    /// Wall time each frame may spend resuming tasklets, milliseconds (the bracket keys
+    /// change it while playing).
     #[arg(long, default_value_t = 4.0, conflicts_with = "budget_resumes")]
     budget_ms: f64,
     /// Resumes each frame may make instead of a time budget.
@@ -103,10 +103,7 @@ fn main() -> ExitCode {
         .frames
         .or(args.screenshot.as_ref().map(|_| SCREENSHOT_FRAMES));
     let conf = Conf {
-        window_title: format!(
-            "skirmish-live: {}",
-            live.skirmish.battle.scenario.name
-        ),
+        window_title: format!("skirmish-live: {}", live.skirmish.battle.scenario.name),
         window_width: args.width,
         window_height: args.height,
         window_resizable: true,
@@ -164,11 +161,36 @@ fn set_up(args: &Args) -> Result<Live, String> {
     if let Some(name) = &args.select {
         if !live.select_by_name(name) {
             return Err(format!(
-                "--select: no ship is called {name:?} (names look like \"Azure Cruiser 21\")"
+                "--select: no ship is called {name:?}; the first of each kind are {}",
+                first_names(&live).join(", ")
             ));
         }
     }
     Ok(live)
+}
+
+/// The first ship's name of each fleet and class ("Azure Cruiser 9"), in order.
+fn first_names(live: &Live) -> Vec<String> {
+    let mut names: Vec<(hecs::Entity, String)> = live
+        .skirmish
+        .driver
+        .tasklet_times()
+        .into_iter()
+        .map(|t| (t.entity, t.name.to_string()))
+        .collect();
+    names.sort();
+    let mut kinds: Vec<String> = Vec::new();
+    let mut firsts = Vec::new();
+    for (_, name) in names {
+        let kind = name
+            .trim_end_matches(|c: char| c.is_ascii_digit())
+            .to_owned();
+        if !kinds.contains(&kind) {
+            firsts.push(format!("{name:?}"));
+            kinds.push(kind);
+        }
+    }
+    firsts
 }
 
 /// The game loop, owned by the host: input, one tick of the frame driver, drawing,

@@ -4,8 +4,8 @@
 use demos::skirmish::{Helm, Hull, Motion, Ship, Skirmish};
 use demos::Rng;
 use hecs::Entity;
-use macroquad::math::Vec2;
 use macroquad::color::Color;
+use macroquad::math::Vec2;
 use macroquad::shapes::{draw_line, draw_poly, draw_poly_lines, draw_rectangle, draw_triangle};
 
 use crate::colours::{self, faded, mix};
@@ -103,9 +103,28 @@ pub fn draw_shots(effects: &Effects, now: f64, view: &View) {
         let from = view.to_screen(shot.from.x, shot.from.y);
         let to = view.to_screen(shot.to.x, shot.to.y);
         let c = colours::fire(shot.fleet);
-        draw_line(from.x, from.y, to.x, to.y, 3.5 * life, faded(c, 0.18 * life));
-        draw_line(from.x, from.y, to.x, to.y, 0.6 + 1.2 * life, faded(c, life.powf(1.5)));
-        disc(to.x, to.y, 1.5 + 3.0 * life, faded(colours::EXPLOSION_HOT, 0.8 * life));
+        draw_line(
+            from.x,
+            from.y,
+            to.x,
+            to.y,
+            3.5 * life,
+            faded(c, 0.18 * life),
+        );
+        draw_line(
+            from.x,
+            from.y,
+            to.x,
+            to.y,
+            0.6 + 1.2 * life,
+            faded(c, life.powf(1.5)),
+        );
+        disc(
+            to.x,
+            to.y,
+            1.5 + 3.0 * life,
+            faded(colours::EXPLOSION_HOT, 0.8 * life),
+        );
     }
 }
 
@@ -131,7 +150,14 @@ pub fn draw_explosions(effects: &Effects, now: f64, view: &View) {
             let reach = r * (0.8 + rng.unit() as f32 * 0.7);
             let a = p + dir * reach * 0.5;
             let b = p + dir * reach;
-            draw_line(a.x, a.y, b.x, b.y, 1.5, faded(colours::EXPLOSION_WARM, life));
+            draw_line(
+                a.x,
+                a.y,
+                b.x,
+                b.y,
+                1.5,
+                faded(colours::EXPLOSION_WARM, life),
+            );
         }
     }
 }
@@ -143,7 +169,14 @@ pub fn draw_warp_outs(effects: &Effects, now: f64, view: &View) {
         let p = view.to_screen(ship.position.x, ship.position.y);
         let c = mix(colours::fleet(ship.fleet), colours::WARP, 0.6);
         ring(p.x, p.y, 2.0 + 22.0 * life, 1.5, faded(c, life));
-        draw_line(p.x - 30.0 * life, p.y, p.x + 30.0 * life, p.y, 1.0, faded(c, life));
+        draw_line(
+            p.x - 30.0 * life,
+            p.y,
+            p.x + 30.0 * life,
+            p.y,
+            1.0,
+            faded(c, life),
+        );
         disc(p.x, p.y, 2.0 + 3.0 * life, faded(colours::WARP, life));
     }
 }
@@ -152,11 +185,7 @@ pub fn draw_warp_outs(effects: &Effects, now: f64, view: &View) {
 /// glow, and a hull bar once it is damaged.
 pub fn draw_ships(skirmish: &Skirmish, view: &View) {
     let classes = &skirmish.battle.scenario.classes;
-    for (ship, motion, hull) in skirmish
-        .world
-        .query::<(&Ship, &Motion, &Hull)>()
-        .iter()
-    {
+    for (ship, motion, hull) in skirmish.world.query::<(&Ship, &Motion, &Hull)>().iter() {
         let p = view.to_screen(motion.position.x, motion.position.y);
         let r = ship_radius(classes[ship.class].size);
         let dir = View::direction(motion.heading);
@@ -205,10 +234,8 @@ pub fn health_colour(health: f32) -> Color {
 /// on, bracketed.
 pub fn draw_selection(skirmish: &Skirmish, selected: Entity, view: &View, wall_time: f64) {
     let world = &skirmish.world;
-    let (Ok(motion), Ok(ship)) = (
-        world.get::<&Motion>(selected),
-        world.get::<&Ship>(selected),
-    ) else {
+    let (Ok(motion), Ok(ship)) = (world.get::<&Motion>(selected), world.get::<&Ship>(selected))
+    else {
         return;
     };
     let p = view.to_screen(motion.position.x, motion.position.y);

@@ -104,7 +104,10 @@ pub fn tally(rgba: &[u8], width: u32, height: u32, fleets: usize) -> Result<Tall
         if layout.under_a_panel(x, y) {
             continue;
         }
-        if let Some(fleet) = wanted.iter().position(|c| distance(*c, rgb) <= FLEET_TOLERANCE) {
+        if let Some(fleet) = wanted
+            .iter()
+            .position(|c| distance(*c, rgb) <= FLEET_TOLERANCE)
+        {
             fleet_pixels[fleet] += 1;
         }
     }
@@ -138,7 +141,11 @@ pub fn check(rgba: &[u8], width: u32, height: u32, fleets: usize) -> Result<Tall
     if tally.colours < MIN_COLOURS || tally.commonest_share > 0.98 {
         return Err(NotABattle::Blank(tally));
     }
-    if let Some(fleet) = tally.fleet_pixels.iter().position(|n| *n < MIN_FLEET_PIXELS) {
+    if let Some(fleet) = tally
+        .fleet_pixels
+        .iter()
+        .position(|n| *n < MIN_FLEET_PIXELS)
+    {
         return Err(NotABattle::FleetMissing { fleet, tally });
     }
     Ok(tally)
@@ -200,10 +207,7 @@ pub fn load_png(path: &Path) -> io::Result<(u32, u32, Vec<u8>)> {
 }
 
 fn distance(a: [u8; 3], b: [u8; 3]) -> u32 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| u32::from(x.abs_diff(y)))
-        .sum()
+    a.iter().zip(b).map(|(x, y)| u32::from(x.abs_diff(y))).sum()
 }
 
 #[cfg(test)]
@@ -247,7 +251,10 @@ mod tests {
         let blue = demos::render::fleet_colour(1);
         let rgba = picture(W, H, &[(blue, (800, 400), 10)]);
         let err = check(&rgba, W, H, 2).unwrap_err();
-        assert!(matches!(err, NotABattle::FleetMissing { fleet: 0, .. }), "{err}");
+        assert!(
+            matches!(err, NotABattle::FleetMissing { fleet: 0, .. }),
+            "{err}"
+        );
     }
 
     #[test]

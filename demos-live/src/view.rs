@@ -6,8 +6,10 @@ use macroquad::math::{Rect, Vec2};
 
 /// Gap between the window's edge and the panels, pixels.
 const MARGIN: f32 = 12.0;
-/// Width of the HUD and of the ship inspector, pixels.
+/// Width of the HUD, pixels.
 pub const PANEL_WIDTH: f32 = 340.0;
+/// Width of the ship inspector, pixels.
+pub const INSPECTOR_WIDTH: f32 = 400.0;
 /// Height of the HUD (top left), pixels.
 pub const HUD_HEIGHT: f32 = 292.0;
 /// Height of the ship inspector (top right), pixels.
@@ -39,9 +41,9 @@ impl Layout {
             screen,
             hud: Rect::new(MARGIN, MARGIN, PANEL_WIDTH, HUD_HEIGHT),
             inspector: Rect::new(
-                width - MARGIN - PANEL_WIDTH,
+                width - MARGIN - INSPECTOR_WIDTH,
                 MARGIN,
-                PANEL_WIDTH,
+                INSPECTOR_WIDTH,
                 INSPECTOR_HEIGHT,
             ),
             help,
@@ -165,7 +167,10 @@ mod tests {
         assert_eq!(drawn, Rect::new(10.0, 160.0, 1000.0, 500.0));
         let p = view.to_screen(12_345.0, 6_789.0);
         let (x, y) = view.to_arena(p);
-        assert!((x - 12_345.0).abs() < 0.5 && (y - 6_789.0).abs() < 0.5, "{x} {y}");
+        assert!(
+            (x - 12_345.0).abs() < 0.5 && (y - 6_789.0).abs() < 0.5,
+            "{x} {y}"
+        );
         // North is up, east is right.
         assert_eq!(View::direction(std::f64::consts::FRAC_PI_2).y, -1.0);
         assert_eq!(View::direction(0.0), Vec2::new(1.0, -0.0));
