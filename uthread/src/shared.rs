@@ -140,6 +140,8 @@ pub(crate) struct Task {
     pub(crate) block_seq: Cell<u32>,
     /// Whether a timer entry for the current block is armed.
     pub(crate) timer_armed: Cell<bool>,
+    /// The armed timer's deadline (game time), while `timer_armed`.
+    pub(crate) deadline: Cell<Duration>,
     /// Sticky: once killed, every later blocking call unwinds again.
     pub(crate) kill_requested: Cell<bool>,
     /// A kill started unwinding its stack, or it suspended while a panic was unwinding.
@@ -184,6 +186,7 @@ impl Task {
             ticket: Cell::new(0),
             block_seq: Cell::new(0),
             timer_armed: Cell::new(false),
+            deadline: Cell::new(Duration::ZERO),
             kill_requested: Cell::new(false),
             unwinding: Cell::new(false),
             atomic: Cell::new(atomic),
@@ -666,6 +669,7 @@ impl Shared {
     pub(crate) fn arm_timer(&self, task: &Task, seq: u32, deadline: Duration) {
         self.timers.borrow_mut().push(deadline, task.key, seq);
         task.timer_armed.set(true);
+        task.deadline.set(deadline);
     }
 
     /// Blocks the current tasklet until the next tick (be_nice).

@@ -248,6 +248,26 @@ impl Tasklet {
         self.task.blocked_on()
     }
 
+    /// When a blocked tasklet's timer will wake it (game time since the clock started):
+    /// a sleep's end, or a timed wait's deadline. `None` if it waits without a deadline
+    /// or is not blocked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let sched = uthread::Scheduler::builder().manual_clock().build();
+    /// let inbox = uthread::Queue::<u32>::new();
+    /// let rx = inbox.clone();
+    /// let t = sched.spawn(move || rx.get_timeout(Duration::from_secs(3))).unwrap();
+    /// sched.run().unwrap();
+    /// assert_eq!(t.tasklet().wake_deadline(), Some(Duration::from_secs(3)));
+    /// ```
+    pub fn wake_deadline(&self) -> Option<Duration> {
+        (self.task.state.get() == TaskletState::Blocked && self.task.timer_armed.get())
+            .then(|| self.task.deadline.get())
+    }
+
     /// How many times it has been resumed.
     pub fn switch_count(&self) -> u64 {
         self.task.switches.get()

@@ -189,8 +189,9 @@ extern "C" fn handler(signum: libc::c_int, info: *mut libc::siginfo_t, context: 
                 // bytes of it are readable (it is a `str` at least that long).
                 buf.push(unsafe { std::slice::from_raw_parts(h.ext_name, len) });
             }
-            buf.push(b"' (id ");
-            buf.push_num(h.tasklet_id, 10);
+            buf.push(b"' (#");
+            // The slot index, as `TaskletId`'s Display shows it.
+            buf.push_num(h.tasklet_id & 0xffff_ffff, 10);
             buf.push(b"): its ");
             buf.push_num((h.usable / 1024) as u64, 10);
             buf.push(b" KiB stack is exhausted (guard page hit at 0x");

@@ -101,12 +101,12 @@ impl std::error::Error for StackError {
 
 /// Reads the mapping limit and the current mapping count (only on the error path).
 fn diagnose_enomem(size: usize) -> StackError {
-    let max = std::fs::read_to_string("/proc/sys/vm/max_map_count")
-        .ok()
-        .and_then(|s| s.trim().parse::<usize>().ok());
-    let mappings = std::fs::read_to_string("/proc/self/maps")
-        .ok()
-        .map(|s| s.lines().count());
+    let max = read_small("/proc/sys/vm/max_map_count").and_then(|(buf, n)| {
+        std::str::from_utf8(&buf[..n])
+            .ok()
+            .and_then(|s| s.trim().parse::<usize>().ok())
+    });
+    let mappings = count_lines("/proc/self/maps");
     match (max, mappings) {
         // Within a few mappings of the limit: that is what failed (the allocator and
         // other threads may hold the last few).
@@ -117,6 +117,31 @@ fn diagnose_enomem(size: usize) -> StackError {
             }
         }
         _ => StackError::OutOfMemory { size },
+    }
+}
+
+/// Reads a small file into a buffer on the stack. At the mapping limit nothing may
+/// allocate: growing a heap buffer needs a new mapping, which is what just failed.
+fn read_small(path: &str) -> Option<([u8; 64], usize)> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut buf = [0u8; 64];
+    let n = file.read(&mut buf).ok()?;
+    Some((buf, n))
+}
+
+/// Counts the lines of a (possibly large) file through a fixed buffer on the stack.
+fn count_lines(path: &str) -> Option<usize> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut buf = [0u8; 4096];
+    let mut lines = 0;
+    loop {
+        let n = file.read(&mut buf).ok()?;
+        if n == 0 {
+            return Some(lines);
+        }
+        lines += buf[..n].iter().filter(|&&b| b == b'\n').count();
     }
 }
 
