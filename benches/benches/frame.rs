@@ -158,11 +158,45 @@ fn frame(c: &mut Criterion) {
     group.finish();
 }
 
+/// `frame/100k_*`: 100,000 tasklets, past what dedicated stacks allow (the kernel's
+/// mapping limit), so the engine runs them with stack copying. The floor is 100,000
+/// bare coroutines on stacks carved from one mapping, each resumed once per frame with
+/// nothing but a counter bump: the cost of the switches alone.
+fn frame_100k(c: &mut Criterion) {
+    const N: usize = 100_000;
+    let mut group = c.benchmark_group("frame");
+    group.throughput(Throughput::Elements(N as u64));
+    group.sample_size(20);
+
+    let mut floor = uthread::FloorFrame::new(N).expect("map the floor's stacks");
+    floor.step();
+    group.bench_function("100k_corosensei_raw", |b| b.iter(|| floor.step()));
+    drop(floor);
+
+    let mut driver = FrameDriver::builder()
+        .budget(Budget::Resumes(2 * N as u64))
+        .timing(false)
+        .stack_strategy(uthread::StackStrategy::Copying)
+        .build();
+    let mut world = spawn_n_actors(&mut driver, N);
+    group.bench_function("100k_engine", |b| {
+        b.iter(|| driver.tick(&mut world, DT).resumed);
+    });
+    // Dropping the driver kills (unwinds) the 100,000 behaviours: outside the timing.
+    drop(driver);
+    group.finish();
+}
+
 /// 10,000 actors that integrate their position and call `be_nice()` every frame, after
 /// one frame that starts them all.
 fn spawn_actors(driver: &mut FrameDriver) -> World {
+    spawn_n_actors(driver, ENTITIES)
+}
+
+/// `n` such actors.
+fn spawn_n_actors(driver: &mut FrameDriver, n: usize) -> World {
     let mut world = World::new();
-    for i in 0..ENTITIES {
+    for i in 0..n {
         driver
             .spawn(
                 &mut world,
@@ -180,5 +214,5 @@ fn spawn_actors(driver: &mut FrameDriver) -> World {
     world
 }
 
-criterion_group!(benches, frame);
+criterion_group!(benches, frame, frame_100k);
 criterion_main!(benches);

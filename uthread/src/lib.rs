@@ -118,6 +118,11 @@ pub use sync::{
 };
 pub use sys::stack::{StackError, StackPoolStats, StackStrategy};
 
+/// Bare coroutines on stacks carved from one mapping: the physical floor that frame
+/// benchmarks compare against (not API).
+#[doc(hidden)]
+pub use sys::floor::FloorFrame;
+
 /// Stack copying's calibration, for the self-check in `tests/stack_copying.rs` (not API).
 #[doc(hidden)]
 pub use sys::calibration::{

@@ -128,20 +128,21 @@ pub(crate) enum Exit {
 /// Everything the scheduler knows about one tasklet. Shared (`Rc`) by the registry, the
 /// run queue while it is queued, wait lists while it waits, and its handles; it outlives
 /// the tasklet as a tombstone whose state is `Dead`.
+#[repr(C)]
 pub(crate) struct Task {
-    /// Its slot in the registry (its id).
-    pub(crate) key: Key,
-    pub(crate) sched: Weak<Shared>,
+    // Hot: what every switch reads or writes, first (with the `Rc` counts just before
+    // it, these share the record's first cache line; the fiber's state follows).
     pub(crate) state: Cell<TaskletState>,
     pub(crate) started: Cell<bool>,
+    /// Whether a timer entry for the current block is armed.
+    pub(crate) timer_armed: Cell<bool>,
+    /// `kill_requested || wake.is_some()`: lets the common path (nothing pending) check
+    /// one flag instead of moving `wake` out and back.
+    interrupt: Cell<bool>,
     /// Bumped each time it enters the run queue; stale queue entries are skipped.
     pub(crate) ticket: Cell<u32>,
     /// Bumped each time it blocks; stale timer and be_nice entries are skipped.
     pub(crate) block_seq: Cell<u32>,
-    /// Whether a timer entry for the current block is armed.
-    pub(crate) timer_armed: Cell<bool>,
-    /// The armed timer's deadline (game time), while `timer_armed`.
-    pub(crate) deadline: Cell<Duration>,
     /// Sticky: once killed, every later blocking call unwinds again.
     pub(crate) kill_requested: Cell<bool>,
     /// A kill started unwinding its stack, or it suspended while a panic was unwinding.
@@ -151,19 +152,22 @@ pub(crate) struct Task {
     /// half-way through a panic).
     pub(crate) unwinding: Cell<bool>,
     pub(crate) atomic: Cell<bool>,
-    /// Why it was last made runnable, if not plainly signaled; read by its blocking call.
-    pub(crate) wake: Cell<Option<Wake>>,
-    /// `kill_requested || wake.is_some()`: lets the common path (nothing pending) check
-    /// one flag instead of moving `wake` out and back.
-    interrupt: Cell<bool>,
-    pub(crate) waits: Cell<Waits>,
+    pub(crate) switches: Cell<u64>,
     /// What it is blocked on, cheaply (the full [`BlockedOn`] is built when asked).
     pub(crate) blocked: Cell<Blocked>,
     /// `None` for the main pseudo-tasklet and once the tasklet has ended. Borrowed by the
     /// pump for the whole of a slice (the tasklet never touches its own fiber).
     pub(crate) fiber: RefCell<Option<Fiber>>,
+    // Cold: waits, identity, introspection, end of life.
+    pub(crate) waits: Cell<Waits>,
+    /// Why it was last made runnable, if not plainly signaled; read by its blocking call.
+    pub(crate) wake: Cell<Option<Wake>>,
+    /// The armed timer's deadline (game time), while `timer_armed`.
+    pub(crate) deadline: Cell<Duration>,
+    /// Its slot in the registry (its id).
+    pub(crate) key: Key,
+    pub(crate) sched: Weak<Shared>,
     pub(crate) name: RefCell<Option<Rc<str>>>,
-    pub(crate) switches: Cell<u64>,
     pub(crate) run_time: Cell<Duration>,
     pub(crate) stack_size: Cell<usize>,
     pub(crate) locals: RefCell<Option<Locals>>,

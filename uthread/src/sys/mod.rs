@@ -7,5 +7,7 @@
 pub(crate) mod calibration;
 pub(crate) mod copying;
 pub(crate) mod fiber;
+pub(crate) mod floor;
 pub(crate) mod overflow;
 pub(crate) mod stack;
+pub(crate) mod valgrind;
