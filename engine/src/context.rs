@@ -242,6 +242,8 @@ impl Context {
             .hub
             .inbox::<E>(self.entity)
             .unwrap_or_else(|| Inbox::closed(self.entity));
+        // One at a time, as in the registry: actors have few inbox types.
+        self.inboxes.reserve_exact(1);
         self.inboxes.push((id, Box::new(inbox.clone())));
         inbox
     }

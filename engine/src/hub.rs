@@ -104,6 +104,9 @@ impl Registry {
             return inbox.as_any().downcast_ref::<Inbox<E>>().cloned();
         }
         let inbox = Inbox::<E>::new(entity);
+        // Most actors have one or two inboxes: grow one at a time rather than to the
+        // default first capacity of four (with a million actors, ~100 bytes each).
+        slot.inboxes.reserve_exact(1);
         slot.inboxes.push((id, Box::new(inbox.clone())));
         Some(inbox)
     }

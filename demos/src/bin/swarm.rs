@@ -156,8 +156,10 @@ fn run(args: &Args) -> Result<(), String> {
     })?;
     if !args.json {
         println!(
-            "spawned {entities} animals in {:.0} ms on a {:.0} m field ({} x {} grid cells)",
+            "spawned {entities} animals in {:.0} ms and ran each once in {:.0} ms, on a {:.0} m \
+             field ({} x {} grid cells)",
             swarm.setup_time().as_secs_f64() * 1000.0,
+            swarm.startup_time().as_secs_f64() * 1000.0,
             swarm.field.side,
             swarm.field.grid.borrow().side_cells(),
             swarm.field.grid.borrow().side_cells(),
@@ -190,7 +192,6 @@ fn progress(swarm: &Swarm, window: usize, resumed: u64, budget: &str) {
     let tasklets = swarm.tasklet_times_ms();
     let recent_tasklets = &tasklets[tasklets.len().saturating_sub(window)..];
     let census = swarm.field.census.get();
-    eprintln!("DEBUG {:?}", swarm.driver.stats().time);
     println!(
         "frame {:>5}  t={:>5.1}s  resting {:>7} wandering {:>7} fleeing {:>6}  frame p50 \
          {:.3} ms p99 {:.3} ms  tasklets p99 {:.3} ms (budget {budget})  {:.0} resumes/frame",

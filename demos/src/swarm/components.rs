@@ -39,6 +39,13 @@ impl Activity {
     }
 }
 
+/// Whether an [`Encounter`] is on its way to this animal: set by the encounters system
+/// when it sends one, cleared by the animal's behaviour once it has dealt with it. A
+/// startled animal is told once, not again every frame until its script gets to run
+/// (which, when the budget runs out, can take a while).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Alarmed(pub bool);
+
 /// A stranger (an animal of another herd) came close: sent by the encounters system to
 /// the inbox of the animal it came close to.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -1,68 +1,87 @@
 //! The spatial grid for neighbour queries: every animal filed under the square cell it
-//! stands in, rebuilt once per frame in O(n) by a counting sort, so that "who is near
-//! me" looks at a few cells rather than at every animal.
+//! stands in, so that "who is near me" looks at a few cells rather than at every animal.
+//!
+//! The grid is kept up to date incrementally: resting animals (most of them) never
+//! touch it, a moving one updates its own entry in O(1), and moves to another cell's
+//! list only when it crosses a cell boundary (every few seconds for a walker). Each
+//! cell's animals form a singly linked list threaded through one entry per animal,
+//! indexed by the entity's index, so the grid costs about 30 bytes per animal plus 4 per
+//! cell and makes no allocation once it has grown.
 
-use hecs::{Entity, World};
+use hecs::Entity;
 
-use super::{Activity, Herd, Position, Vec2};
+use super::Vec2;
 
-/// An animal as the grid files it: enough to answer neighbour queries without going
-/// back to the world.
+/// Marks the end of a cell's list and an animal that is not filed.
+const NONE: u32 = u32::MAX;
+
+/// An animal as a query sees it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Resident {
     /// The animal.
     pub entity: Entity,
-    /// Where it stood when the grid was built.
+    /// Where it stands (as last filed, to a millimetre or so: kept as `f32`).
     pub position: Vec2,
     /// Its herd.
     pub herd: u8,
-    /// What it was doing when the grid was built.
-    pub activity: Activity,
 }
 
-impl Resident {
-    /// A placeholder for slots about to be filled.
-    const VACANT: Resident = Resident {
+/// One animal's entry, at the index of its entity.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    entity: Entity,
+    x: f32,
+    y: f32,
+    /// The next animal in the same cell, or `NONE`.
+    next: u32,
+    /// Its cell, or `NONE` when it is not filed.
+    cell: u32,
+    herd: u8,
+}
+
+impl Entry {
+    const VACANT: Entry = Entry {
         entity: Entity::DANGLING,
-        position: Vec2::ZERO,
+        x: 0.0,
+        y: 0.0,
+        next: NONE,
+        cell: NONE,
         herd: 0,
-        activity: Activity::Resting,
     };
 }
 
 /// Square cells over a square arena, each listing the animals in it.
 ///
-/// The residents of all cells live in one vector, sorted by cell, with `starts` giving
-/// each cell's range (the layout a counting sort leaves): two passes over the animals
-/// and one over the cells per rebuild, and no allocation once the vectors have grown.
-///
 /// # Examples
 ///
 /// ```
-/// use demos::skirmish::Vec2;
-/// use demos::swarm::{Activity, Grid, Herd, Position};
+/// use demos::swarm::{Grid, Vec2};
 ///
 /// let mut world = hecs::World::new();
-/// let a = world.spawn((Position(Vec2::new(1.0, 1.0)), Herd(0), Activity::Resting));
-/// world.spawn((Position(Vec2::new(90.0, 90.0)), Herd(1), Activity::Wandering));
+/// let (a, b) = (world.spawn(()), world.spawn(()));
 /// let mut grid = Grid::new(100.0, 10.0);
-/// grid.rebuild(&world);
-/// let mut near = Vec::new();
-/// grid.for_each_near(Vec2::new(3.0, 3.0), 5.0, |r| near.push(r.entity));
-/// assert_eq!(near, [a]);
+/// grid.insert(a, Vec2::new(1.0, 1.0), 0);
+/// grid.insert(b, Vec2::new(90.0, 90.0), 1);
+/// let near = |grid: &Grid| {
+///     let mut near = Vec::new();
+///     grid.for_each_near(Vec2::new(3.0, 3.0), 5.0, |r| near.push(r.entity));
+///     near
+/// };
+/// assert_eq!(near(&grid), [a]);
+/// assert!(grid.moved(b, Vec2::new(4.0, 2.0))); // b walks over
+/// assert_eq!(near(&grid).len(), 2);
 /// ```
 #[derive(Clone, Debug)]
 pub struct Grid {
     cell: f64,
     /// Cells per side.
     side_cells: usize,
-    /// Cell `c` holds `residents[starts[c]..starts[c + 1]]`.
-    starts: Vec<u32>,
-    residents: Vec<Resident>,
-    /// The cell of each animal, in query order, between the two passes of a rebuild.
-    cells: Vec<u32>,
-    /// Where the next resident of each cell goes, during a rebuild.
-    cursor: Vec<u32>,
+    /// The first animal of each cell (row-major), or `NONE`.
+    heads: Vec<u32>,
+    /// Every filed animal's entry, at its entity's index.
+    entries: Vec<Entry>,
+    /// Animals filed.
+    len: usize,
 }
 
 impl Grid {
@@ -71,21 +90,21 @@ impl Grid {
     ///
     /// # Panics
     ///
-    /// If `side` or `cell` is not positive, or the arena has more than `u32::MAX` cells.
+    /// If `side` or `cell` is not positive, or the arena would have `u32::MAX` cells or
+    /// more.
     pub fn new(side: f64, cell: f64) -> Grid {
         assert!(side > 0.0 && cell > 0.0, "a grid needs a positive size");
         let side_cells = (side / cell).ceil().max(1.0) as usize;
         let count = side_cells
             .checked_mul(side_cells)
-            .filter(|&n| n < u32::MAX as usize)
+            .filter(|&n| n < NONE as usize)
             .expect("the grid has too many cells");
         Grid {
             cell,
             side_cells,
-            starts: vec![0; count + 1],
-            residents: Vec::new(),
-            cells: Vec::new(),
-            cursor: vec![0; count],
+            heads: vec![NONE; count],
+            entries: Vec::new(),
+            len: 0,
         }
     }
 
@@ -94,14 +113,14 @@ impl Grid {
         self.side_cells
     }
 
-    /// Animals filed at the last rebuild.
+    /// Animals filed.
     pub fn len(&self) -> usize {
-        self.residents.len()
+        self.len
     }
 
-    /// Whether no animal was filed.
+    /// Whether no animal is filed.
     pub fn is_empty(&self) -> bool {
-        self.residents.is_empty()
+        self.len == 0
     }
 
     fn column(&self, x: f64) -> usize {
@@ -117,50 +136,89 @@ impl Grid {
         self.column(p.y) * self.side_cells + self.column(p.x)
     }
 
-    /// Files every animal of `world` (everything with a position, a herd and an
-    /// activity) under its cell. O(animals + cells).
-    pub fn rebuild(&mut self, world: &World) {
-        self.starts.fill(0);
-        self.cells.clear();
-        let mut query = world.query::<(&Position, &Herd, &Activity)>();
-        for (position, _, _) in query.iter() {
-            let cell = self.cell_of(position.0);
-            self.cells.push(cell as u32);
-            self.starts[cell + 1] += 1;
+    /// Files `entity` at `position` (refiles it if it is filed already).
+    pub fn insert(&mut self, entity: Entity, position: Vec2, herd: u8) {
+        let index = entity.id() as usize;
+        if index >= self.entries.len() {
+            self.entries.resize(index + 1, Entry::VACANT);
         }
-        for c in 1..self.starts.len() {
-            self.starts[c] += self.starts[c - 1];
-        }
-        let count = self.starts.len() - 1;
-        self.cursor.copy_from_slice(&self.starts[..count]);
-        self.residents.clear();
-        self.residents.resize(self.cells.len(), Resident::VACANT);
-        // The same query again: it visits the animals in the same order.
-        let mut query = world.query::<(Entity, (&Position, &Herd, &Activity))>();
-        for ((entity, (position, herd, activity)), &cell) in query.iter().zip(&self.cells) {
-            let slot = &mut self.cursor[cell as usize];
-            self.residents[*slot as usize] = Resident {
-                entity,
-                position: position.0,
-                herd: herd.0,
-                activity: *activity,
-            };
-            *slot += 1;
-        }
+        self.remove(entity);
+        let cell = self.cell_of(position);
+        self.entries[index] = Entry {
+            entity,
+            x: position.x as f32,
+            y: position.y as f32,
+            next: self.heads[cell],
+            cell: cell as u32,
+            herd,
+        };
+        self.heads[cell] = index as u32;
+        self.len += 1;
     }
 
-    /// The residents of one cell, by index (row-major).
-    pub fn cell(&self, index: usize) -> &[Resident] {
-        let (from, to) = (self.starts[index], self.starts[index + 1]);
-        &self.residents[from as usize..to as usize]
+    /// Unfiles `entity`; returns whether it was filed.
+    pub fn remove(&mut self, entity: Entity) -> bool {
+        let index = entity.id() as usize;
+        let Some(entry) = self.entries.get(index).copied() else {
+            return false;
+        };
+        if entry.cell == NONE || entry.entity != entity {
+            return false;
+        }
+        self.unlink(index as u32, entry.cell as usize);
+        self.entries[index] = Entry::VACANT;
+        self.len -= 1;
+        true
     }
 
-    /// Number of cells.
-    pub fn cell_count(&self) -> usize {
-        self.starts.len() - 1
+    /// Takes entry `index` out of `cell`'s list. Cells hold a handful of animals, so
+    /// finding its predecessor is a short walk.
+    fn unlink(&mut self, index: u32, cell: usize) {
+        let next = self.entries[index as usize].next;
+        if self.heads[cell] == index {
+            self.heads[cell] = next;
+            return;
+        }
+        let mut at = self.heads[cell];
+        while at != NONE {
+            let after = self.entries[at as usize].next;
+            if after == index {
+                self.entries[at as usize].next = next;
+                return;
+            }
+            at = after;
+        }
+        unreachable!("a filed animal is in its cell's list");
     }
 
-    /// Calls `f` on every resident within `radius` of `p` (itself included, if `p` is
+    /// `entity` now stands at `position`: updates its entry, and moves it to another
+    /// cell's list if it crossed into one. Returns false (and files nothing) if it is
+    /// not filed: animals are filed with [`Grid::insert`], which knows their herd.
+    pub fn moved(&mut self, entity: Entity, position: Vec2) -> bool {
+        let index = entity.id() as usize;
+        let filed = self
+            .entries
+            .get(index)
+            .is_some_and(|e| e.cell != NONE && e.entity == entity);
+        if !filed {
+            return false;
+        }
+        let cell = self.cell_of(position);
+        let entry = &mut self.entries[index];
+        entry.x = position.x as f32;
+        entry.y = position.y as f32;
+        let old = entry.cell as usize;
+        if old != cell {
+            self.unlink(index as u32, old);
+            let entry = &mut self.entries[index];
+            entry.cell = cell as u32;
+            entry.next = self.heads[cell];
+            self.heads[cell] = index as u32;
+        }
+        true
+    }
+
+    /// Calls `f` on every animal within `radius` of `p` (itself included, if `p` is
     /// where an animal stands), cell by cell in a fixed order.
     pub fn for_each_near(&self, p: Vec2, radius: f64, mut f: impl FnMut(&Resident)) {
         let (x0, x1) = (self.column(p.x - radius), self.column(p.x + radius));
@@ -168,11 +226,19 @@ impl Grid {
         let radius_squared = radius * radius;
         for row in y0..=y1 {
             for column in x0..=x1 {
-                for resident in self.cell(row * self.side_cells + column) {
-                    let d = resident.position - p;
+                let mut at = self.heads[row * self.side_cells + column];
+                while at != NONE {
+                    let entry = &self.entries[at as usize];
+                    let position = Vec2::new(f64::from(entry.x), f64::from(entry.y));
+                    let d = position - p;
                     if d.x * d.x + d.y * d.y <= radius_squared {
-                        f(resident);
+                        f(&Resident {
+                            entity: entry.entity,
+                            position,
+                            herd: entry.herd,
+                        });
                     }
+                    at = entry.next;
                 }
             }
         }
@@ -182,38 +248,83 @@ impl Grid {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hecs::World;
 
-    /// Every animal is found by a query around it, and queries agree with brute force.
+    fn near(grid: &Grid, p: Vec2, radius: f64) -> Vec<Entity> {
+        let mut found = Vec::new();
+        grid.for_each_near(p, radius, |r| found.push(r.entity));
+        found.sort();
+        found
+    }
+
+    fn brute_force(all: &[(Entity, Vec2)], p: Vec2, radius: f64) -> Vec<Entity> {
+        let mut found: Vec<Entity> = all
+            .iter()
+            // The grid keeps positions as f32: compare them the way it sees them.
+            .filter(|(_, q)| {
+                let q = Vec2::new(f64::from(q.x as f32), f64::from(q.y as f32));
+                let d = q - p;
+                d.x * d.x + d.y * d.y <= radius * radius
+            })
+            .map(|(e, _)| *e)
+            .collect();
+        found.sort();
+        found
+    }
+
+    /// Queries agree with brute force, before and after animals move about, cross cells,
+    /// leave the arena and are removed.
     #[test]
-    fn queries_match_brute_force() {
+    fn queries_match_brute_force_as_animals_move() {
         let mut world = World::new();
         let mut rng = crate::Rng::new(5);
+        let mut grid = Grid::new(200.0, 12.0);
         let mut all = Vec::new();
         for i in 0..500 {
             let p = Vec2::new(rng.range(0.0, 200.0), rng.range(0.0, 200.0));
-            let e = world.spawn((Position(p), Herd((i % 3) as u8), Activity::Resting));
+            let e = world.spawn(());
+            grid.insert(e, p, (i % 3) as u8);
             all.push((e, p));
         }
-        let mut grid = Grid::new(200.0, 12.0);
-        grid.rebuild(&world);
         assert_eq!(grid.len(), 500);
-        for &(_, p) in all.iter().take(50) {
-            let mut found = Vec::new();
-            grid.for_each_near(p, 12.0, |r| found.push(r.entity));
-            found.sort();
-            let mut expected: Vec<Entity> = all
-                .iter()
-                .filter(|(_, q)| q.distance(p) <= 12.0)
-                .map(|(e, _)| *e)
-                .collect();
-            expected.sort();
-            assert_eq!(found, expected);
+        for round in 0..4 {
+            for &(_, p) in all.iter().take(60) {
+                assert_eq!(
+                    near(&grid, p, 12.0),
+                    brute_force(&all, p, 12.0),
+                    "round {round}"
+                );
+            }
+            for (e, p) in all.iter_mut().step_by(2) {
+                *p += Vec2::new(rng.range(-30.0, 30.0), rng.range(-30.0, 30.0));
+                assert!(grid.moved(*e, *p));
+            }
         }
-        // Positions outside the arena are filed in the edge cells, not lost.
-        world.spawn((Position(Vec2::new(-5.0, 250.0)), Herd(0), Activity::Resting));
-        grid.rebuild(&world);
-        assert_eq!(grid.len(), 501);
-        let total: usize = (0..grid.cell_count()).map(|c| grid.cell(c).len()).sum();
-        assert_eq!(total, 501);
+        // Off the arena: filed in the nearest edge cell, not lost.
+        let (e, _) = all[0];
+        all[0].1 = Vec2::new(-5.0, 250.0);
+        assert!(grid.moved(e, all[0].1));
+        assert_eq!(near(&grid, Vec2::new(-5.0, 250.0), 1.0), [e]);
+        // Removed: gone from every query; removing twice is a no-op.
+        let (gone, p) = all.pop().unwrap();
+        assert!(grid.remove(gone));
+        assert!(!grid.remove(gone));
+        assert!(!near(&grid, p, 1.0).contains(&gone));
+        assert!(
+            !grid.moved(gone, p),
+            "a removed animal is not filed again by moving"
+        );
+        assert_eq!(grid.len(), 499);
+        let total: usize = (0..grid.heads.len())
+            .map(|c| {
+                let (mut n, mut at) = (0, grid.heads[c]);
+                while at != NONE {
+                    n += 1;
+                    at = grid.entries[at as usize].next;
+                }
+                n
+            })
+            .sum();
+        assert_eq!(total, 499, "every animal in exactly one list");
     }
 }

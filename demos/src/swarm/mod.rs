@@ -23,10 +23,11 @@ use engine::{Budget, FrameDriver, FrameStats, StackStrategy, WorldHasher};
 use hecs::World;
 
 pub use crate::skirmish::Vec2;
-pub use components::{Activity, Census, Encounter, Herd, Position, Velocity};
+pub use components::{Activity, Alarmed, Census, Encounter, Herd, Position, Velocity};
 pub use grid::{Grid, Resident};
 pub use memory::resident_bytes;
 pub use report::Summary;
+pub use systems::Mover;
 
 use crate::Rng;
 
@@ -40,7 +41,11 @@ pub const HERDS: u8 = 4;
 /// How far an animal looks for herd mates, metres (also the grid's cell size).
 pub const FLOCK_RADIUS: f64 = 12.0;
 /// How close a stranger must come to startle an animal, metres.
-pub const ENCOUNTER_RADIUS: f64 = 2.5;
+pub const ENCOUNTER_RADIUS: f64 = 2.0;
+/// A moving animal looks for animals to startle once every this many frames: a walker
+/// covers 10 cm in that time and a runner 33, well inside [`ENCOUNTER_RADIUS`], so
+/// nobody slips past unseen, for a quarter of the neighbour queries.
+pub const ENCOUNTER_EVERY: u64 = 4;
 /// Closer than this to a herd mate, metres, an animal steers away from it.
 pub const PERSONAL_SPACE: f64 = 1.5;
 /// Walking speed, metres per second.
@@ -52,14 +57,14 @@ pub const COHESION: f64 = 0.4;
 /// How strongly it turns away from herd mates that crowd it.
 pub const SEPARATION: f64 = 1.0;
 /// How long a rest lasts, seconds (uniform in this range). Rests are long and walks
-/// short, so about three animals in four are lying down at any moment.
-pub const REST: (f64, f64) = (3.0, 12.0);
+/// short, so about four animals in five are lying down at any moment.
+pub const REST: (f64, f64) = (4.0, 16.0);
 /// How long a walk lasts, seconds.
-pub const WANDER: (f64, f64) = (1.0, 4.0);
+pub const WANDER: (f64, f64) = (1.0, 3.0);
 /// How long a flight lasts, seconds.
-pub const FLEE: (f64, f64) = (0.5, 1.0);
+pub const FLEE: (f64, f64) = (0.4, 0.8);
 /// How often a walking animal looks around and steers.
-pub const THINK: Duration = Duration::from_millis(250);
+pub const THINK: Duration = Duration::from_millis(400);
 /// How long an animal catches its breath after running.
 pub const BREATH: Duration = Duration::from_secs(1);
 /// Usable stack per animal by default; the behaviours are shallow.
@@ -74,8 +79,10 @@ pub const AUTO_COPYING_ABOVE: usize = 30_000;
 pub struct Field {
     /// The arena's side, metres (it is square).
     pub side: f64,
-    /// Every animal by cell, rebuilt each frame by the grid system.
+    /// Every animal by cell, kept up to date by the grid system.
     pub grid: RefCell<Grid>,
+    /// The animals that moved in this frame (the movement system lists them).
+    pub movers: RefCell<Vec<Mover>>,
     /// Who was doing what at the start of the last frame (the movement system counts).
     pub census: Cell<Census>,
     /// Behaviours that have run at least once.
@@ -153,6 +160,9 @@ pub struct Swarm {
     frame_ms: Vec<f64>,
     /// Wall time of every tick's tasklet phase, milliseconds.
     tasklet_ms: Vec<f64>,
+    /// Wall time of every tick's clock phase (timers) and system phase, milliseconds.
+    clock_ms: Vec<f64>,
+    systems_ms: Vec<f64>,
     /// Resumes and tasklet-phase time, summed over every frame.
     resumes: u64,
     tasklet_time: Duration,
@@ -160,10 +170,12 @@ pub struct Swarm {
     budget_spent: u64,
     /// How long spawning every animal took.
     setup: Duration,
+    /// How long the start-up tick took (every animal's first run).
+    startup: Duration,
     /// Resident memory before the first animal was spawned, bytes.
     rss_before: Option<u64>,
-    /// Resident memory once every animal had run once, bytes, and the frame it happened.
-    rss_started: Option<(u64, usize)>,
+    /// Resident memory once every animal had run once, bytes.
+    rss_started: Option<u64>,
 }
 
 impl std::fmt::Debug for Swarm {
@@ -179,7 +191,14 @@ impl std::fmt::Debug for Swarm {
 impl Swarm {
     /// Sets up a field for `config.entities` animals, scattered at random (from
     /// `config.seed`) in equal herds, with a tasklet each, the systems, and a driver
-    /// with `config.budget` per frame. Resident memory is read before the first spawn.
+    /// with `config.budget` per frame; then runs the start-up tick, in which every
+    /// animal's script starts, runs up to its first wait and suspends there.
+    ///
+    /// The start-up tick is the swarm's level load: it has no budget (a million first
+    /// runs take seconds, and spreading them over a few hundred budgeted frames would
+    /// only delay the game), it is timed apart ([`Swarm::startup_time`]) and it is not
+    /// one of the measured frames. Resident memory is read before the first spawn and
+    /// after the start-up tick, when every tasklet has run once and is suspended.
     ///
     /// # Errors
     ///
@@ -190,6 +209,7 @@ impl Swarm {
         let field = Rc::new(Field {
             side,
             grid: RefCell::new(Grid::new(side, FLOCK_RADIUS)),
+            movers: RefCell::new(Vec::new()),
             census: Cell::new(Census::default()),
             started: Cell::new(0),
             encounters: Cell::new(0),
@@ -215,9 +235,10 @@ impl Swarm {
                 (0, position, herd)
             })
             .collect();
-        // Spawned cell by cell, the animals lie in the world's storage in about the order
-        // the grid files them (most never move far), so its rebuild and the neighbour
-        // queries walk memory in order instead of jumping about.
+        // Spawned cell by cell, neighbours get neighbouring entity indices (and so
+        // neighbouring grid entries and component rows; most never move far), so the
+        // neighbour queries and the movement pass walk memory in order instead of
+        // jumping about.
         {
             let grid = field.grid.borrow();
             for animal in &mut animals {
@@ -225,7 +246,7 @@ impl Swarm {
             }
         }
         animals.sort_by_key(|&(cell, ..)| cell);
-        world.reserve::<(Position, Velocity, Herd, Activity)>(
+        world.reserve::<(Position, Velocity, Herd, Activity, Alarmed)>(
             u32::try_from(config.entities).unwrap_or(u32::MAX),
         );
         for (_, position, herd) in animals {
@@ -234,14 +255,34 @@ impl Swarm {
                 Velocity(Vec2::ZERO),
                 Herd(herd),
                 Activity::Resting,
+                Alarmed(false),
             );
-            driver.spawn(&mut world, components, behaviour::animal_actor(field.clone()))?;
+            let entity = driver.spawn(
+                &mut world,
+                components,
+                behaviour::animal_actor(field.clone()),
+            )?;
+            field.grid.borrow_mut().insert(entity, position, herd);
         }
         let setup = setup.elapsed();
+
+        // Start-up: every script runs to its first wait.
+        let startup = Instant::now();
+        driver.set_budget(Budget::Unlimited);
+        driver.tick(&mut world, FRAME);
+        driver.set_budget(config.budget);
+        let startup = startup.elapsed();
+        assert_eq!(
+            field.started.get(),
+            config.entities,
+            "an unlimited tick starts every animal"
+        );
+        let rss_started = resident_bytes();
 
         let hasher = WorldHasher::new()
             .component::<Herd>()
             .component::<Activity>()
+            .component::<Alarmed>()
             .component_with::<Position>(|p, h| {
                 use std::hash::Hasher;
                 h.write_u64(p.0.x.to_bits());
@@ -260,32 +301,31 @@ impl Swarm {
             hasher,
             frame_ms: Vec::new(),
             tasklet_ms: Vec::new(),
+            clock_ms: Vec::new(),
+            systems_ms: Vec::new(),
             resumes: 0,
             tasklet_time: Duration::ZERO,
             budget_spent: 0,
             setup,
+            startup,
             rss_before,
-            rss_started: None,
+            rss_started,
         })
     }
 
-    /// Runs one frame and measures it. After the frame in which the last animal ran for
-    /// the first time, reads resident memory (see [`Summary::rss_bytes_per_tasklet`]).
+    /// Runs one frame and measures it.
     pub fn step(&mut self) -> &FrameStats {
         let start = Instant::now();
         let stats = self.driver.tick(&mut self.world, FRAME);
         self.frame_ms.push(start.elapsed().as_secs_f64() * 1000.0);
-        self.tasklet_ms
-            .push(stats.time.tasklets.as_secs_f64() * 1000.0);
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        self.tasklet_ms.push(ms(stats.time.tasklets));
+        self.clock_ms.push(ms(stats.time.clock));
+        self.systems_ms.push(ms(stats.time.systems));
         self.resumes += stats.resumed;
         self.tasklet_time += stats.time.tasklets;
         if stats.budget_spent {
             self.budget_spent += 1;
-        }
-        if self.rss_started.is_none() && self.field.started.get() >= self.config.entities {
-            if let Some(rss) = resident_bytes() {
-                self.rss_started = Some((rss, self.frame_ms.len()));
-            }
         }
         self.driver.stats()
     }
@@ -295,7 +335,7 @@ impl Swarm {
         &self.config
     }
 
-    /// Frames run so far.
+    /// Frames run so far (the start-up tick not counted).
     pub fn frames(&self) -> usize {
         self.frame_ms.len()
     }
@@ -308,6 +348,16 @@ impl Swarm {
     /// Wall time of each frame's tasklet phase so far, milliseconds.
     pub fn tasklet_times_ms(&self) -> &[f64] {
         &self.tasklet_ms
+    }
+
+    /// Wall time of each frame's clock phase (waking due timers) so far, milliseconds.
+    pub fn clock_times_ms(&self) -> &[f64] {
+        &self.clock_ms
+    }
+
+    /// Wall time of each frame's system phase so far, milliseconds.
+    pub fn system_times_ms(&self) -> &[f64] {
+        &self.systems_ms
     }
 
     /// Resumes made so far, in every frame together.
@@ -330,19 +380,23 @@ impl Swarm {
         self.setup
     }
 
+    /// How long the start-up tick took: every animal's first run.
+    pub fn startup_time(&self) -> Duration {
+        self.startup
+    }
+
     /// Tasklets alive in the driver's scheduler.
     pub fn tasklets_live(&self) -> usize {
         self.driver.scheduler().alive_count()
     }
 
-    /// Resident memory before the first spawn and once every animal had run once (with
-    /// the frame that happened in), bytes; `None` where it could not be read or has not
-    /// happened yet.
-    pub fn resident_memory(&self) -> (Option<u64>, Option<(u64, usize)>) {
+    /// Resident memory before the first spawn and after the start-up tick (every animal
+    /// has run once and is suspended), bytes; `None` where it could not be read.
+    pub fn resident_memory(&self) -> (Option<u64>, Option<u64>) {
         (self.rss_before, self.rss_started)
     }
 
-    /// A hash of every animal's herd, activity, position and velocity: equal for equal
+    /// A hash of every animal's herd, activity, alarm, position and velocity: equal for equal
     /// swarms (same count, seed and a resume-count budget).
     pub fn world_hash(&self) -> u64 {
         self.hasher.hash(&self.world)

@@ -16,7 +16,7 @@ pub struct Summary {
     pub entities: usize,
     /// Tasklets alive in the scheduler at the end.
     pub tasklets_live: usize,
-    /// Frames run.
+    /// Frames run (the start-up tick not counted).
     pub frames: usize,
     /// Game time run, seconds.
     pub game_seconds: f64,
@@ -44,6 +44,10 @@ pub struct Summary {
     pub tasklet_ms_p50: f64,
     /// 99th percentile time of the tasklet phase, milliseconds.
     pub tasklet_ms_p99: f64,
+    /// Median time of the clock phase (waking the sleepers that are due), milliseconds.
+    pub clock_ms_p50: f64,
+    /// Median time of the system phase (movement, grid, encounters), milliseconds.
+    pub systems_ms_p50: f64,
     /// The tasklet phase's time budget per frame, if it was a time budget.
     pub budget_ms: Option<f64>,
     /// The tasklet phase's resume budget per frame, if it was a resume count.
@@ -57,12 +61,12 @@ pub struct Summary {
     pub ns_per_resume: f64,
     /// Spawning every animal (entity, actor and tasklet), milliseconds.
     pub setup_ms: f64,
+    /// The start-up tick, in which every animal ran for the first time, milliseconds.
+    pub startup_ms: f64,
     /// Resident memory before the first spawn, bytes.
     pub rss_bytes_before: Option<u64>,
-    /// Resident memory once every animal had run once, bytes.
+    /// Resident memory after the start-up tick, every animal having run once, bytes.
     pub rss_bytes_started: Option<u64>,
-    /// The frame in which the last animal ran for the first time.
-    pub started_by_frame: Option<usize>,
     /// `(rss_bytes_started - rss_bytes_before) / tasklets_live`: everything one animal
     /// costs in resident memory (its entity, its actor in the engine, its tasklet record,
     /// its saved stack or its own stack's touched pages, its inbox, its grid entry).
@@ -77,15 +81,18 @@ pub struct Summary {
 impl Summary {
     /// The summary of `swarm` as it stands.
     ///
-    /// How the figures are measured: each tick is timed as a whole (`frame_ms_*`), and the
-    /// driver's [`FrameStats`](engine::FrameStats) give the time of its tasklet phase and
-    /// the resumes made in it, summed over every frame for `ns_per_resume`. Resident
-    /// memory is read from `/proc/self/statm` right before the first animal is spawned
-    /// and right after the frame in which the last one ran for the first time, when
-    /// every tasklet has run once and is suspended (blocked on its inbox with a timeout,
-    /// sleeping, or waiting for the next frame); the difference over the tasklets alive is
+    /// How the figures are measured: each tick after the start-up tick is timed as a
+    /// whole (`frame_ms_*`), and the driver's [`FrameStats`](engine::FrameStats) give the
+    /// time of its tasklet phase and the resumes made in it, summed over every frame for
+    /// `ns_per_resume` (so a resume's cost includes the behaviour's own work, the
+    /// switches in and out and, with stack copying, the copies). Resident memory is read
+    /// from `/proc/self/statm` right before the first animal is spawned and right after
+    /// the start-up tick, when every tasklet has run once and is suspended (blocked on
+    /// its inbox with a timeout); the difference over the tasklets alive is
     /// `rss_bytes_per_tasklet`. It counts everything that came with the animals, as the
-    /// kernel sees it (allocator slack included), not just the stacks.
+    /// kernel sees it (allocator slack included), not just the stacks: the entity, the
+    /// actor in the engine, the tasklet and its saved stack (or its own stack's touched
+    /// pages), its inbox, its timer, its grid entry.
     pub fn of(swarm: &Swarm) -> Summary {
         let config = swarm.config();
         let frames = swarm.frame_times_ms();
@@ -99,7 +106,7 @@ impl Summary {
         let tasklets_live = swarm.tasklets_live();
         let (before, started) = swarm.resident_memory();
         let per_tasklet = match (before, started) {
-            (Some(before), Some((after, _))) if tasklets_live > 0 => {
+            (Some(before), Some(after)) if tasklets_live > 0 => {
                 Some((after as f64 - before as f64) / tasklets_live as f64)
             }
             _ => None,
@@ -122,6 +129,8 @@ impl Summary {
             frame_ms_max: frames.iter().copied().fold(0.0, f64::max),
             tasklet_ms_p50: percentile(tasklets, 50.0),
             tasklet_ms_p99: percentile(tasklets, 99.0),
+            clock_ms_p50: percentile(swarm.clock_times_ms(), 50.0),
+            systems_ms_p50: percentile(swarm.system_times_ms(), 50.0),
             budget_ms,
             budget_resumes,
             overruns: swarm.budget_spent_frames(),
@@ -136,9 +145,9 @@ impl Summary {
                 swarm.tasklet_time().as_secs_f64() * 1e9 / resumes as f64
             },
             setup_ms: swarm.setup_time().as_secs_f64() * 1000.0,
+            startup_ms: swarm.startup_time().as_secs_f64() * 1000.0,
             rss_bytes_before: before,
-            rss_bytes_started: started.map(|(bytes, _)| bytes),
-            started_by_frame: started.map(|(_, frame)| frame),
+            rss_bytes_started: started,
             rss_bytes_per_tasklet: per_tasklet,
             teardown_ms: None,
             world_hash: swarm.world_hash(),
@@ -164,15 +173,17 @@ impl Summary {
             "frame_ms_max": self.frame_ms_max,
             "tasklet_ms_p50": self.tasklet_ms_p50,
             "tasklet_ms_p99": self.tasklet_ms_p99,
+            "clock_ms_p50": self.clock_ms_p50,
+            "systems_ms_p50": self.systems_ms_p50,
             "budget_ms": self.budget_ms,
             "budget_resumes": self.budget_resumes,
             "overruns": self.overruns,
             "resumes_per_frame": self.resumes_per_frame,
             "ns_per_resume": self.ns_per_resume,
             "setup_ms": self.setup_ms,
+            "startup_ms": self.startup_ms,
             "rss_bytes_before": self.rss_bytes_before,
             "rss_bytes_started": self.rss_bytes_started,
-            "started_by_frame": self.started_by_frame,
             "rss_bytes_per_tasklet": self.rss_bytes_per_tasklet,
             "teardown_ms": self.teardown_ms,
             "world_hash": format!("{:016x}", self.world_hash),
@@ -224,23 +235,28 @@ impl fmt::Display for Summary {
         )?;
         writeln!(
             f,
-            "  {:.0} resumes per frame, {:.0} ns per resume; spawning took {:.0} ms",
-            self.resumes_per_frame, self.ns_per_resume, self.setup_ms
+            "  phases (p50): clock {:.3} ms, systems {:.3} ms, tasklets {:.3} ms",
+            self.clock_ms_p50, self.systems_ms_p50, self.tasklet_ms_p50
         )?;
-        match (self.rss_bytes_per_tasklet, self.started_by_frame) {
-            (Some(bytes), Some(frame)) => writeln!(
+        writeln!(
+            f,
+            "  {:.0} resumes per frame, {:.0} ns per resume; spawning took {:.0} ms, the \
+             start-up tick (every animal's first run) {:.0} ms",
+            self.resumes_per_frame, self.ns_per_resume, self.setup_ms, self.startup_ms
+        )?;
+        match self.rss_bytes_per_tasklet {
+            Some(bytes) => writeln!(
                 f,
-                "  resident memory: {bytes:.0} bytes per tasklet once all had run (by frame \
-                 {frame})"
+                "  resident memory: {bytes:.0} bytes per tasklet, every one run once and \
+                 suspended"
             )?,
-            _ => writeln!(
-                f,
-                "  resident memory per tasklet: not measured (not every animal has run yet, \
-                 or /proc is unavailable)"
-            )?,
+            None => writeln!(f, "  resident memory per tasklet: not measured (no /proc)")?,
         }
         if let Some(ms) = self.teardown_ms {
-            writeln!(f, "  teardown (every tasklet killed and unwound): {ms:.0} ms")?;
+            writeln!(
+                f,
+                "  teardown (every tasklet killed and unwound): {ms:.0} ms"
+            )?;
         }
         write!(f, "  world hash: {:016x}", self.world_hash)
     }
