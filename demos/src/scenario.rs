@@ -143,9 +143,11 @@ pub struct Fleet {
 }
 
 impl Fleet {
-    /// Ships in the fleet.
+    /// Ships in the fleet (a checked scenario's total fits; saturates otherwise).
     pub fn ship_count(&self) -> u32 {
-        self.ships.iter().map(|s| s.count).sum()
+        self.ships
+            .iter()
+            .fold(0u32, |sum, s| sum.saturating_add(s.count))
     }
 }
 
@@ -234,7 +236,13 @@ fn fraction<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
 
 fn time_step<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     let value = positive(d)?;
-    if value <= 1.0 {
+    // A step below a nanosecond is a zero `Duration`: the game clock would never move
+    // (found by the fuzz test; the battle hung).
+    if value < 1e-9 {
+        Err(de::Error::custom(format!(
+            "expected at least 0.000000001 seconds (1 ns) per frame, found {value}"
+        )))
+    } else if value <= 1.0 {
         Ok(value)
     } else {
         Err(de::Error::custom(format!(
@@ -577,6 +585,20 @@ impl Scenario {
                 ),
             ));
         }
+        // Counts are checked one by one while parsing; their sums must fit too (the
+        // fuzz corpus found a fleet of 4294967295 + 1 ships overflowing them).
+        let total: u64 = self
+            .fleets
+            .iter()
+            .flat_map(|f| &f.ships)
+            .map(|s| u64::from(s.count))
+            .sum();
+        if total > u64::from(u32::MAX) {
+            return Err(invalid(
+                "fleets".into(),
+                format!("{total} ships in all; at most {} fit in a battle", u32::MAX),
+            ));
+        }
         let mut names = BTreeSet::new();
         for fleet in &self.fleets {
             let entry = format!("fleet \"{}\"", fleet.name);
@@ -621,9 +643,11 @@ impl Scenario {
         self.classes.iter().find(|c| c.name == name)
     }
 
-    /// Ships in both fleets.
+    /// Ships in both fleets (a checked scenario's total fits; saturates otherwise).
     pub fn ship_count(&self) -> u32 {
-        self.fleets.iter().map(Fleet::ship_count).sum()
+        self.fleets
+            .iter()
+            .fold(0u32, |sum, f| sum.saturating_add(f.ship_count()))
     }
 
     /// The same battle with `ships` ships in each fleet: every fleet keeps its mix of

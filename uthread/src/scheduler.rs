@@ -593,6 +593,12 @@ impl Drop for Scheduler {
     fn drop(&mut self) {
         teardown(&self.shared);
         self.shared.closing.set(true);
+        // The main context's tasklet-locals end with its scheduler, as a tasklet's end
+        // with the tasklet. They may refer to main's own record (a lock it acquired
+        // without a guard names main as its holder), a cycle that would leak the
+        // scheduler; dropping them also releases such locks, as for any tasklet.
+        let locals = self.shared.main.locals.borrow_mut().take();
+        drop(locals);
         // Queue, be_nice and registry entries hold tasklet records that may hold wait
         // refs or handles back into the scheduler: clear them to break the cycles.
         self.shared.clear_queues();

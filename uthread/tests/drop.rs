@@ -336,3 +336,26 @@ fn dropping_a_scheduler_while_the_thread_panics_still_unwinds_its_tasklets() {
     assert_eq!(drops.count(), 2, "both unwound");
     assert_eq!(log.get(), Vec::<String>::new(), "killed, not handed errors");
 }
+
+#[test]
+fn the_main_contexts_locals_and_guardless_locks_end_with_its_scheduler() {
+    // Found by the valgrind run: main's tasklet-local storage was never dropped, and a
+    // lock main acquired without a guard (kept there) tied main's record into a cycle
+    // that leaked the whole scheduler.
+    let drops = DropCounter::new();
+    let lock = uthread::Lock::new();
+    {
+        let _sched = Scheduler::new();
+        uthread::local::set(drops.guard()).unwrap();
+        lock.acquire().unwrap();
+        assert!(lock.is_locked());
+    }
+    assert_eq!(drops.count(), 1, "main's locals were dropped once");
+    assert!(
+        !lock.is_locked(),
+        "released when main's scheduler went away"
+    );
+    assert!(lock.try_lock().is_none(), "no scheduler on this thread now");
+    let _sched = Scheduler::new();
+    drop(lock.try_lock().expect("free for the next scheduler"));
+}

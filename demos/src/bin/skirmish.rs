@@ -12,6 +12,8 @@
 //! cargo run --release --bin skirmish -- --render battle.gif
 //! cargo run --release --bin skirmish -- --ships 2000 --budget-ms 4
 //! cargo run --release --bin skirmish -- --budget-resumes 500 --json   # deterministic
+//! cargo run --release --bin skirmish -- --inject-panics 0.01            # fault injection
+//! cargo run --release --bin skirmish -- --soak 100000 --ships 500       # a long soak
 //! ```
 
 use std::fs::File;
@@ -23,7 +25,8 @@ use std::time::Duration;
 use clap::Parser;
 use demos::render::{GifRenderer, RenderOptions};
 use demos::scenario::Scenario;
-use demos::skirmish::{percentile, Picture, Skirmish};
+use demos::skirmish::soak::{self, SoakOptions, SoakReport};
+use demos::skirmish::{percentile, Battle, Picture, Skirmish, INJECTED_FAULT};
 use engine::Budget;
 
 /// Two fleets fight it out; every ship is a tasklet running a plain script.
@@ -70,6 +73,19 @@ struct Args {
     /// How many frames the trace covers.
     #[arg(long, default_value_t = 300)]
     trace_frames: usize,
+    /// Fault injection: every ship script panics at each of its fault points with this
+    /// probability (0 to 1; drawn from the battle's seed, so a replay panics at the same
+    /// points). Each panic is reported with its entity and tasklet; the ship is
+    /// despawned and the battle goes on. The run fails if a panic goes unreported or a
+    /// stack is not returned.
+    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    inject_panics: f64,
+    /// Soak: run this many frames of a battle that never ends (each fleet is topped up
+    /// to its starting strength every 100 frames), sampling resident memory and the
+    /// stack pool; fail if they still grow after warm-up (see RELIABILITY.md).
+    #[arg(long, value_name = "FRAMES", conflicts_with_all = ["frames", "render"],
+          value_parser = clap::value_parser!(u32).range(8..))]
+    soak: Option<u32>,
 }
 
 /// `assets/skirmish.ron` under the working directory when it is there (as under
@@ -120,11 +136,21 @@ fn run(args: &Args, mut scenario: Scenario) -> Result<(), String> {
         Some(n) => Budget::Resumes(n),
         None => Budget::Time(Duration::from_secs_f64(args.budget_ms / 1000.0)),
     };
+    if !(0.0..=1.0).contains(&args.inject_panics) {
+        return Err(format!(
+            "--inject-panics must be a probability from 0 to 1, not {}",
+            args.inject_panics
+        ));
+    }
     let fleet_names: Vec<String> = scenario.fleets.iter().map(|f| f.name.clone()).collect();
     let arena = (scenario.arena.width, scenario.arena.height);
     let time_step = scenario.time_step;
+    if args.inject_panics > 0.0 {
+        quiet_injected_panics();
+    }
 
-    let mut skirmish = Skirmish::new(scenario, seed, budget).map_err(|e| match e {
+    let battle = Battle::new(scenario).with_injected_panics(args.inject_panics);
+    let mut skirmish = Skirmish::with_battle(battle, seed, budget).map_err(|e| match e {
         engine::SpawnError::Tasklet(_) => format!(
             "{e}\nhint: every ship's tasklet has a guarded stack of its own, and Linux's \
              vm.max_map_count (65530 by default) allows about 32,000 of them; for more \
@@ -169,8 +195,13 @@ fn run(args: &Args, mut scenario: Scenario) -> Result<(), String> {
     };
     let mut picture = Picture::new();
 
-    while skirmish.frames() < frames && !skirmish.is_over() {
+    let soak_report = match args.soak {
+        Some(soak_frames) => Some(run_soak(args, &mut skirmish, soak_frames as usize)?),
+        None => None,
+    };
+    while args.soak.is_none() && skirmish.frames() < frames && !skirmish.is_over() {
         skirmish.step();
+        report_panics(&mut skirmish, args.json);
         picture.collect(&skirmish);
         let frame = skirmish.frames();
         if let Some((renderer, every)) = &mut gif {
@@ -220,14 +251,149 @@ fn run(args: &Args, mut scenario: Scenario) -> Result<(), String> {
         }
     }
 
-    let summary = skirmish.summary();
-    if args.json {
-        println!("{}", summary.to_json());
-    } else {
-        println!("{summary}");
+    let mut summary = skirmish.summary();
+    if !args.json {
         print_busiest_tasklets(&skirmish);
     }
-    Ok(())
+    // Every ship leaves: their stacks must all come back (the baseline before set-up).
+    let left_over = skirmish.teardown();
+    summary.stacks_in_use_after_teardown = Some(left_over);
+    if args.json {
+        let mut json = summary.to_json();
+        if let Some(report) = &soak_report {
+            json["soak"] = soak_json(report);
+        }
+        println!("{json}");
+    } else {
+        println!("{summary}");
+        if let Some(report) = &soak_report {
+            println!("{report}");
+        }
+    }
+    check_reliability(&summary, soak_report.as_ref())
+}
+
+/// The run's own checks: every injected panic reported, every ship accounted for, every
+/// stack back, and (soak) memory and the pool levelled off.
+fn check_reliability(
+    summary: &demos::skirmish::Summary,
+    soak: Option<&SoakReport>,
+) -> Result<(), String> {
+    let mut problems = Vec::new();
+    if summary.panics_reported != summary.panics_injected {
+        problems.push(format!(
+            "{} panics injected but {} reported",
+            summary.panics_injected, summary.panics_reported
+        ));
+    }
+    if !summary.books_balance() {
+        problems.push(
+            "the ships do not add up (start + reinforcements = alive + destroyed + \
+             warped out + crashed)"
+                .to_owned(),
+        );
+    }
+    if summary.stacks_in_use_end != summary.actors_end {
+        problems.push(format!(
+            "{} stacks in use for {} live ship scripts",
+            summary.stacks_in_use_end, summary.actors_end
+        ));
+    }
+    if let Some(n) = summary.stacks_in_use_after_teardown.filter(|&n| n != 0) {
+        problems.push(format!(
+            "{n} stacks still in use after every ship was despawned"
+        ));
+    }
+    if let Some(report) = soak.filter(|r| !r.passed()) {
+        problems.extend(report.failures.iter().cloned());
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("reliability check failed: {}", problems.join("; ")))
+    }
+}
+
+/// Prints the panics the engine reported in the last frame: to stdout, or to stderr
+/// when stdout carries the JSON line.
+fn report_panics(skirmish: &mut Skirmish, json: bool) {
+    for report in skirmish.drain_panic_reports() {
+        if json {
+            eprintln!("panic: {report}");
+        } else {
+            println!("panic: {report}");
+        }
+    }
+}
+
+/// Keeps the default panic hook from printing a message and backtrace for every
+/// injected fault (the engine reports each one); other panics print as usual.
+fn quiet_injected_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied());
+        if !message.is_some_and(|m| m.starts_with(INJECTED_FAULT)) {
+            default(info);
+        }
+    }));
+}
+
+/// Runs the soak, printing a line per sample (unless `--json`).
+fn run_soak(args: &Args, skirmish: &mut Skirmish, frames: usize) -> Result<SoakReport, String> {
+    let json = args.json;
+    let options = SoakOptions::new(frames);
+    soak::run(
+        skirmish,
+        options,
+        |s| report_panics(s, json),
+        |sample| {
+            if !json {
+                println!(
+                    "soak frame {:>7}  rss {:>8.1} MiB  stack pool {:>6}  in use {:>6}  \
+                     ships {:>6}  tasklets {:>6}",
+                    sample.frame,
+                    sample.rss_bytes.unwrap_or(0) as f64 / (1024.0 * 1024.0),
+                    sample.pool_stacks,
+                    sample.stacks_in_use,
+                    sample.ships,
+                    sample.tasklets
+                );
+            }
+        },
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// The soak's figures for the JSON line.
+fn soak_json(report: &SoakReport) -> serde_json::Value {
+    let samples: Vec<serde_json::Value> = report
+        .samples
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "frame": s.frame,
+                "rss_bytes": s.rss_bytes,
+                "pool_stacks": s.pool_stacks,
+                "stacks_in_use": s.stacks_in_use,
+                "ships": s.ships,
+                "tasklets": s.tasklets,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "passed": report.passed(),
+        "failures": report.failures,
+        "reinforcements": report.reinforcements,
+        "rss_peak_second_quarter": report.rss_peaks.map(|p| p.0),
+        "rss_peak_last_half": report.rss_peaks.map(|p| p.1),
+        "pool_peak_second_quarter": report.pool_peaks.0,
+        "pool_peak_last_half": report.pool_peaks.1,
+        "samples": samples,
+    })
 }
 
 /// One line: frame, game time, ships per fleet, frame times over the last `window`.

@@ -1,7 +1,7 @@
 //! What every part of the battle shares (one `Rc` of it): the scenario, the sensor
 //! picture and the log of what happened this frame.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use hecs::Entity;
 
@@ -20,6 +20,11 @@ pub struct Battle {
     pub log: RefCell<BattleLog>,
     /// The longest weapon range of any class: beyond about this, a ship is safe.
     pub longest_range: f64,
+    /// Fault injection: the chance that a ship's script panics at each of its fault
+    /// points (0: never; set with [`Battle::with_injected_panics`]).
+    pub inject_panics: f64,
+    /// Panics injected so far.
+    pub panics_injected: Cell<u64>,
 }
 
 impl Battle {
@@ -35,8 +40,17 @@ impl Battle {
             sensors: RefCell::new(Sensors::new(&scenario)),
             log: RefCell::new(BattleLog::new(fleets)),
             longest_range,
+            inject_panics: 0.0,
+            panics_injected: Cell::new(0),
             scenario,
         }
+    }
+
+    /// The same battle with fault injection: every ship's script panics at each of its
+    /// fault points with probability `rate` (drawn from the ship's seeded generator).
+    pub fn with_injected_panics(mut self, rate: f64) -> Battle {
+        self.inject_panics = rate;
+        self
     }
 }
 
@@ -77,6 +91,10 @@ pub struct BattleLog {
     pub destroyed: Vec<u32>,
     /// Ships warped out, per fleet, since the start.
     pub warped_out: Vec<u32>,
+    /// Ships whose scripts panicked (injected faults), per fleet, since the start.
+    pub crashed: Vec<u32>,
+    /// Ships sent in as reinforcements (soak runs), per fleet, since the start.
+    pub reinforcements: Vec<u32>,
     /// Shots fired, per fleet, since the start.
     pub shots_fired: Vec<u64>,
     /// Shots that hit (the target was still in range), per fleet, since the start.
@@ -90,6 +108,8 @@ impl BattleLog {
         BattleLog {
             destroyed: vec![0; fleets],
             warped_out: vec![0; fleets],
+            crashed: vec![0; fleets],
+            reinforcements: vec![0; fleets],
             shots_fired: vec![0; fleets],
             hits: vec![0; fleets],
             damage_dealt: vec![0.0; fleets],

@@ -79,6 +79,7 @@ impl Pilot<'_> {
 
     /// One decision and what follows from it.
     fn next_move(&mut self) -> Flight {
+        self.fault_point("deciding its next move");
         if self.fleet_cannot_win() {
             return self.warp_out();
         }
@@ -113,6 +114,7 @@ impl Pilot<'_> {
             if self.must_break_off() {
                 return Ok(());
             }
+            self.fault_point("approaching its target");
             self.wait_frame()?;
         }
 
@@ -123,6 +125,7 @@ impl Pilot<'_> {
             clockwise: self.clockwise,
         });
         self.wait(secs(self.class.lock_time))?;
+        self.fault_point("locking its target");
 
         loop {
             let Some(distance) = self.distance_to(target) else {
@@ -132,9 +135,13 @@ impl Pilot<'_> {
                 return Ok(()); // lock lost, or time to leave
             }
             if distance <= range {
+                self.fault_point("firing");
                 self.ctx.command(Fire { target });
             }
-            self.wait(secs(self.class.cycle_time))?;
+            // At least a frame: a cycle time that rounds to nothing must not spin the
+            // loop without ever yielding (found by the fuzz test).
+            let cycle = secs(self.class.cycle_time).max(self.ctx.dt());
+            self.wait(cycle)?;
         }
     }
 
@@ -146,6 +153,7 @@ impl Pilot<'_> {
         let mut chased = Duration::ZERO;
         loop {
             self.wait(Duration::from_secs(1))?;
+            self.fault_point("retreating");
             if self.fleet_cannot_win() {
                 return Ok(());
             }
@@ -177,6 +185,7 @@ impl Pilot<'_> {
         let away = self.position() + (self.home - self.position()).normalized() * 10_000.0;
         self.steer(Helm::GoTo(away));
         self.wait(secs(self.class.align_time))?;
+        self.fault_point("aligning to warp");
         Err(Leave::WarpedOut)
     }
 
@@ -205,9 +214,14 @@ impl Pilot<'_> {
     }
 
     fn take(&mut self, hit: Hit) -> Flight {
+        // A fault here strikes inside a component update, with the hull borrowed.
+        let fault = self.roll_fault("taking a hit, inside a hull update");
         let left = self
             .ctx
             .update(|h: &mut Hull| {
+                if let Some(fault) = fault {
+                    fault.strike();
+                }
                 h.hit_points -= hit.damage;
                 h.hit_points
             })
@@ -270,6 +284,36 @@ impl Pilot<'_> {
         self.badly_damaged() || self.fleet_cannot_win()
     }
 
+    // ---- fault injection (`--inject-panics RATE`) -----------------------------------
+
+    /// Panics here with the scenario's fault rate (see [`Pilot::roll_fault`]).
+    fn fault_point(&mut self, doing: &'static str) {
+        if let Some(fault) = self.roll_fault(doing) {
+            fault.strike();
+        }
+    }
+
+    /// Draws from the ship's own generator (seeded from the battle's seed, so a replay
+    /// panics at the same points) whether a fault strikes at this point; if so, counts
+    /// it as injected and returns it, for the caller to strike where it chooses. Draws
+    /// nothing when injection is off, so ordinary battles are unchanged.
+    fn roll_fault(&mut self, doing: &'static str) -> Option<InjectedFault> {
+        let rate = self.battle.inject_panics;
+        if rate <= 0.0 || self.ctx.rng().next_f64() >= rate {
+            return None;
+        }
+        self.battle.log.borrow_mut().crashed[self.fleet] += 1;
+        self.battle
+            .panics_injected
+            .set(self.battle.panics_injected.get() + 1);
+        Some(InjectedFault {
+            message: format!(
+                "{INJECTED_FAULT} while {doing} (frame {})",
+                self.ctx.frame()
+            ),
+        })
+    }
+
     fn steer(&mut self, helm: Helm) {
         self.ctx.update(|h: &mut Helm| *h = helm);
     }
@@ -291,9 +335,26 @@ impl Pilot<'_> {
     }
 }
 
+/// The start of every injected panic's message.
+pub const INJECTED_FAULT: &str = "injected fault";
+
+/// A panic the fault injector decided on, to be raised where the caller chooses.
+struct InjectedFault {
+    message: String,
+}
+
+impl InjectedFault {
+    fn strike(self) -> ! {
+        std::panic::panic_any(self.message)
+    }
+}
+
 /// A retreating ship still chased after this long stops running and fights.
 const CORNERED_AFTER: Duration = Duration::from_secs(15);
 
+/// Waits longer than this are as good as for ever (and `Duration` cannot hold 1e300 s).
+const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 fn secs(s: f64) -> Duration {
-    Duration::from_secs_f64(s)
+    Duration::try_from_secs_f64(s).map_or(FOREVER, |d| d.min(FOREVER))
 }

@@ -26,6 +26,10 @@ pub struct Summary {
     pub destroyed: Vec<u32>,
     /// Ships warped out, per fleet.
     pub warped_out: Vec<u32>,
+    /// Ships whose scripts panicked (injected faults) and were despawned, per fleet.
+    pub crashed: Vec<u32>,
+    /// Ships sent in as reinforcements (soak runs), per fleet.
+    pub reinforcements: Vec<u32>,
     /// Shots fired, per fleet.
     pub shots: Vec<u64>,
     /// Shots that hit, per fleet.
@@ -47,6 +51,21 @@ pub struct Summary {
     pub overruns: u64,
     /// The world hash at the end (see [`Skirmish::world_hash`]).
     pub world_hash: u64,
+    /// The fault injection rate (`--inject-panics`), 0 when off.
+    pub inject_panics: f64,
+    /// Panics injected into ship scripts.
+    pub panics_injected: u64,
+    /// Panics the engine reported, each with its entity and tasklet.
+    pub panics_reported: u64,
+    /// Stacks lent to tasklets right after set-up (one per ship).
+    pub stacks_in_use_start: usize,
+    /// Stacks lent to tasklets at the end (one per live ship).
+    pub stacks_in_use_end: usize,
+    /// Ship scripts still running at the end.
+    pub actors_end: usize,
+    /// Stacks still lent after every ship left was despawned (0 unless a stack leaked),
+    /// once [`Skirmish::teardown`] has run.
+    pub stacks_in_use_after_teardown: Option<usize>,
 }
 
 /// The `p`-th percentile (0 to 100) of `values`, by nearest rank; 0 for no values.
@@ -89,6 +108,8 @@ impl Summary {
             ships_alive: skirmish.on_field(),
             destroyed: log.destroyed.clone(),
             warped_out: log.warped_out.clone(),
+            crashed: log.crashed.clone(),
+            reinforcements: log.reinforcements.clone(),
             shots: log.shots_fired.clone(),
             hits: log.hits.clone(),
             winner: skirmish.winner().map(|f| scenario.fleets[f].name.clone()),
@@ -99,7 +120,23 @@ impl Summary {
             budget_resumes,
             overruns: skirmish.budget_spent_frames(),
             world_hash: skirmish.world_hash(),
+            inject_panics: skirmish.battle.inject_panics,
+            panics_injected: skirmish.panics_injected(),
+            panics_reported: skirmish.panics_reported(),
+            stacks_in_use_start: skirmish.stacks_in_use_start(),
+            stacks_in_use_end: skirmish.stacks_in_use(),
+            actors_end: skirmish.driver.actor_count(),
+            stacks_in_use_after_teardown: None,
         }
+    }
+
+    /// Whether every ship is accounted for: per fleet, those that started or came in
+    /// as reinforcements are still on the field, destroyed, warped out or crashed.
+    pub fn books_balance(&self) -> bool {
+        (0..self.fleets.len()).all(|f| {
+            self.ships_start[f] + self.reinforcements[f]
+                == self.ships_alive[f] + self.destroyed[f] + self.warped_out[f] + self.crashed[f]
+        })
     }
 
     /// `{fleet name: value}` for per-fleet figures.
@@ -123,6 +160,8 @@ impl Summary {
             "ships_alive": self.per_fleet(&self.ships_alive),
             "destroyed": self.per_fleet(&self.destroyed),
             "warped_out": self.per_fleet(&self.warped_out),
+            "crashed": self.per_fleet(&self.crashed),
+            "reinforcements": self.per_fleet(&self.reinforcements),
             "shots": self.per_fleet(&self.shots),
             "hits": self.per_fleet(&self.hits),
             "winner": self.winner,
@@ -133,6 +172,14 @@ impl Summary {
             "budget_resumes": self.budget_resumes,
             "overruns": self.overruns,
             "world_hash": format!("{:016x}", self.world_hash),
+            "inject_panics": self.inject_panics,
+            "panics_injected": self.panics_injected,
+            "panics_reported": self.panics_reported,
+            "stacks_in_use_start": self.stacks_in_use_start,
+            "stacks_in_use_end": self.stacks_in_use_end,
+            "actors_end": self.actors_end,
+            "stacks_in_use_after_teardown": self.stacks_in_use_after_teardown,
+            "books_balance": self.books_balance(),
         })
     }
 }
@@ -150,12 +197,19 @@ impl fmt::Display for Summary {
                 "  {name:<12} {:>5} of {:>5} left  {:>5} destroyed  {:>5} warped out  \
                  {:>6} shots, {:>6} hits",
                 self.ships_alive[i],
-                self.ships_start[i],
+                self.ships_start[i] + self.reinforcements[i],
                 self.destroyed[i],
                 self.warped_out[i],
                 self.shots[i],
                 self.hits[i],
             )?;
+            if self.crashed[i] > 0 || self.reinforcements[i] > 0 {
+                writeln!(
+                    f,
+                    "  {:<12} {:>5} crashed (injected panics), {:>5} came in as reinforcements",
+                    "", self.crashed[i], self.reinforcements[i]
+                )?;
+            }
         }
         match &self.winner {
             Some(name) => writeln!(f, "  winner: {name}")?,
@@ -172,6 +226,23 @@ impl fmt::Display for Summary {
              ran out in {} frame(s)",
             self.frame_ms_p50, self.frame_ms_p99, self.frame_ms_max, self.overruns
         )?;
+        if self.inject_panics > 0.0 {
+            writeln!(
+                f,
+                "  faults: {} panics injected (rate {}), {} reported; stacks in use: {} at \
+                 the start, {} at the end for {} live ships{}",
+                self.panics_injected,
+                self.inject_panics,
+                self.panics_reported,
+                self.stacks_in_use_start,
+                self.stacks_in_use_end,
+                self.actors_end,
+                match self.stacks_in_use_after_teardown {
+                    Some(n) => format!(", {n} after despawning them all"),
+                    None => String::new(),
+                }
+            )?;
+        }
         write!(f, "  world hash: {:016x}", self.world_hash)
     }
 }

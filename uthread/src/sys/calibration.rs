@@ -24,6 +24,7 @@ use corosensei::{Coroutine, CoroutineResult, Yielder};
 
 use super::fiber::{self, FiberExit};
 use super::stack::{round_stack_size, GuardedStack};
+use super::valgrind;
 
 /// Extra bytes copied below the calibrated bound (the bound is also rounded down to 16).
 const MARGIN_SLACK: usize = 16;
@@ -76,6 +77,8 @@ fn measure_once(
 ) -> Result<(usize, GuardedStack), String> {
     let (_, bottom) = stack.guard_range();
     let base = stack.base().get();
+    // Under valgrind, the last run's dead frames are off limits until we say otherwise.
+    valgrind::make_undefined(bottom, base - bottom);
     // SAFETY: `[bottom, base)` is the usable part of a mapping we own, below the header;
     // no coroutine runs on it (the previous run finished).
     unsafe { ptr::write_bytes(bottom as *mut u8, pattern, base - bottom) };
@@ -89,6 +92,8 @@ fn measure_once(
     fiber::take_suspend_mark();
     let first = co.resume(());
     let mark = fiber::take_suspend_mark();
+    // The scan reads the suspended coroutine's stack from outside, dead bytes included.
+    valgrind::make_defined(bottom, base - bottom);
     let lowest = lowest_change(bottom, base, pattern);
     let finished = matches!(co.resume(()), CoroutineResult::Return(_));
     let stack = co.into_stack();

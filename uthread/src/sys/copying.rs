@@ -82,6 +82,7 @@ use super::calibration::suspend_margin;
 use super::fiber::{self, FiberExit};
 use super::overflow;
 use super::stack::{GuardedStack, StackError};
+use super::valgrind;
 
 /// One guarded stack that the copying tasklets of one size take turns on.
 pub(crate) struct SharedStack {
@@ -174,6 +175,7 @@ impl SharedStack {
     unsafe fn copy_in(&self, saved: &[MaybeUninit<u8>]) {
         let len = saved.len();
         debug_assert!(len <= self.base - self.bottom);
+        valgrind::make_undefined(self.base - len, len);
         // SAFETY: `[base - len, base)` lies in the usable part of the mapping (the image
         // was taken from there); nothing runs on the stack, so nothing else reads or
         // writes it now, and the heap buffer cannot overlap the mapping.
@@ -202,6 +204,8 @@ impl SharedStack {
             self.bottom
         };
         let len = self.base - lo;
+        // The bytes below the suspended stack pointer are dead, and copied on purpose.
+        valgrind::make_defined(lo, mark.clamp(lo, self.base) - lo);
         saved.clear();
         saved.reserve_exact(len);
         // SAFETY: `[lo, base)` is inside the usable part of our mapping and, by the
@@ -345,6 +349,8 @@ impl CopyingFiber {
             };
             // We hold the stack (`running`), so corosensei may write the initial frame
             // and the (boxed) body onto it.
+            let top = stack.usable_size().min(4096);
+            valgrind::make_undefined(stack.base - top, top);
             self.phase = Phase::Started(Coroutine::with_stack(
                 SharedStackRef(Rc::clone(&stack)),
                 move |yielder: &Yielder<(), ()>, ()| fiber::run_body(yielder, body),

@@ -84,7 +84,15 @@ pub struct HangGuard {
     _done: std::sync::mpsc::Sender<()>,
 }
 
+/// `UTHREAD_TEST_TIME_SCALE` (a whole number, default 1) multiplies the limit, for runs
+/// under valgrind (`scripts/valgrind.sh`), which are tens of times slower.
 pub fn hang_guard(limit: Duration) -> HangGuard {
+    let scale = std::env::var("UTHREAD_TEST_TIME_SCALE")
+        .ok()
+        .and_then(|s| s.parse::<u32>().ok())
+        .unwrap_or(1)
+        .max(1);
+    let limit = limit * scale;
     let (done, rx) = std::sync::mpsc::channel::<()>();
     std::thread::spawn(move || {
         if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(limit) {
