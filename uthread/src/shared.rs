@@ -1170,7 +1170,12 @@ impl Shared {
         let fiber = task.fiber.borrow_mut().take();
         if let Some(fiber) = fiber {
             // The body has returned: taking the stack back runs no user code.
-            let stack = fiber.into_stack();
+            let mut stack = fiber.into_stack();
+            if !matches!(exit, Exit::Returned) {
+                // An unwind touched pages the tasklet may never have used: give them back
+                // (a system call, but an unwind costs far more).
+                stack.release_pages();
+            }
             self.pool.borrow_mut().give(stack);
         }
         self.retire(task);

@@ -271,6 +271,23 @@ impl GuardedStack {
         self.base.get() as *mut StackHeader
     }
 
+    /// Gives every page but the top one back to the kernel (they read as zeros when next
+    /// touched). A pooled stack otherwise keeps every page it was ever touched on, and
+    /// an unwind (a kill, a panic) reaches deeper than the tasklet ever ran. The top page
+    /// holds the header and the first frames of the next tasklet, so it stays.
+    pub(crate) fn release_pages(&mut self) {
+        let page = page_size();
+        let (_, lo) = self.guard_range();
+        let top_page = (self.base.get() + HEADER_SPACE - page) & !(page - 1);
+        if top_page > lo {
+            // SAFETY: [lo, top_page) is inside this stack's own read-write range (above
+            // the guard page, below the header's page), and `&mut self` means no
+            // coroutine runs on it: the tasklet that used it has finished. MADV_DONTNEED
+            // on private anonymous memory only drops the pages' contents.
+            unsafe { libc::madvise(lo as *mut libc::c_void, top_page - lo, libc::MADV_DONTNEED) };
+        }
+    }
+
     /// Records which tasklet owns the stack, for the overflow report.
     pub(crate) fn set_owner(&mut self, tasklet_id: u64, name: &str) {
         let bytes = name.as_bytes();
@@ -410,6 +427,14 @@ pub(crate) enum FiberStack {
 }
 
 impl FiberStack {
+    /// After a tasklet ended by unwinding: return its dedicated stack's pages to the
+    /// kernel (a copied stack's pages belong to the shared stack, which stays warm).
+    pub(crate) fn release_pages(&mut self) {
+        if let FiberStack::Dedicated(stack) = self {
+            stack.release_pages();
+        }
+    }
+
     /// Usable bytes (the depth the tasklet may reach).
     pub(crate) fn usable_size(&self) -> usize {
         match self {
