@@ -2,11 +2,11 @@
 //! (exact run orders), send_throw, send_sequence, iteration, close / open / close_now,
 //! the non-blocking and timed variants, and values moved rather than cloned.
 
-mod common;
+mod support;
 
 use std::time::{Duration, Instant};
 
-use common::{DropCounter, DropGuard, Log};
+use support::{Drops, Log, Token};
 use uthread::{
     Builder, Channel, ChannelError, Preference, RunOutcome, Scheduler, SendError, TryRecvError,
     TrySendError,
@@ -27,7 +27,7 @@ impl std::error::Error for Oops {}
 struct Cargo {
     serial: u32,
     payload: Box<[u8; 64]>,
-    _guard: DropGuard,
+    _guard: Token,
 }
 
 #[test]
@@ -456,7 +456,7 @@ fn open_reverses_closing() {
 #[test]
 fn close_now_wakes_every_waiter_and_gives_senders_their_values_back() {
     let sched = Scheduler::new();
-    let drops = DropCounter::new();
+    let drops = Drops::new();
     let ch = Channel::<Cargo>::new();
     let mut senders = Vec::new();
     for serial in 0..3 {
@@ -464,7 +464,7 @@ fn close_now_wakes_every_waiter_and_gives_senders_their_values_back() {
         let cargo = Cargo {
             serial,
             payload: Box::new([serial as u8; 64]),
-            _guard: drops.guard(),
+            _guard: drops.token(),
         };
         senders.push(
             sched
@@ -653,14 +653,14 @@ fn main_receive_timeout_on_a_real_clock_times_out() {
 #[test]
 fn values_are_moved_not_cloned() {
     let sched = Scheduler::new();
-    let drops = DropCounter::new();
+    let drops = Drops::new();
     let ch = Channel::<Cargo>::with_name("freight");
     // Once through a waiting receiver, once through a waiting sender.
     let tx = ch.clone();
     let cargo = Cargo {
         serial: 1,
         payload: Box::new([7; 64]),
-        _guard: drops.guard(),
+        _guard: drops.token(),
     };
     let sent_at = &*cargo.payload as *const [u8; 64] as usize;
     let sender = sched.spawn(move || tx.send(cargo).is_ok()).unwrap();
@@ -692,7 +692,7 @@ fn values_are_moved_not_cloned() {
     let cargo = Cargo {
         serial: 2,
         payload: Box::new([9; 64]),
-        _guard: drops.guard(),
+        _guard: drops.token(),
     };
     let sent_at = &*cargo.payload as *const [u8; 64] as usize;
     assert!(ch.send(cargo).is_ok());
@@ -712,7 +712,7 @@ fn values_are_moved_not_cloned() {
         .send(Cargo {
             serial: 3,
             payload: Box::new([0; 64]),
-            _guard: drops.guard(),
+            _guard: drops.token(),
         })
         .unwrap_err();
     assert!(format!("{e:?} {e}").contains("Closed"));

@@ -1,43 +1,43 @@
 //! Dropping a scheduler with live tasklets in every state unwinds all of them, each
 //! destructor exactly once, and the stack pool gets every stack back.
 
-mod common;
+mod support;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
-use common::{DropCounter, DropGuard, Log};
+use support::{Drops, Log, Token};
 use uthread::{Builder, Channel, ChannelError, JoinError, Scheduler, Tasklet};
 
 /// One tasklet per state a tasklet can be in when its scheduler goes away. Each holds a
 /// captured guard (counted by `captured`) and, once started, a guard on its stack
 /// (counted by `on_stack`).
 struct Zoo {
-    captured: DropCounter,
-    on_stack: DropCounter,
-    values: DropCounter,
+    captured: Drops,
+    on_stack: Drops,
+    values: Drops,
     tasklets: Vec<Tasklet>,
     joins: Vec<uthread::JoinHandle<()>>,
     started: usize,
-    channels: Vec<Channel<DropGuard>>,
+    channels: Vec<Channel<Token>>,
     log: Log,
 }
 
 impl Zoo {
     fn build(sched: &Scheduler) -> Zoo {
         let mut zoo = Zoo {
-            captured: DropCounter::new(),
-            on_stack: DropCounter::new(),
-            values: DropCounter::new(),
+            captured: Drops::new(),
+            on_stack: Drops::new(),
+            values: Drops::new(),
             tasklets: Vec::new(),
             joins: Vec::new(),
             started: 0,
             channels: Vec::new(),
             log: Log::new(),
         };
-        let send_ch = Channel::<DropGuard>::with_name("send");
-        let recv_ch = Channel::<DropGuard>::with_name("recv");
-        let handed = Channel::<DropGuard>::with_name("handed");
+        let send_ch = Channel::<Token>::with_name("send");
+        let recv_ch = Channel::<Token>::with_name("recv");
+        let handed = Channel::<Token>::with_name("handed");
         handed.set_preference(uthread::Preference::Sender);
         zoo.channels = vec![send_ch.clone(), recv_ch.clone(), handed.clone()];
 
@@ -53,7 +53,7 @@ impl Zoo {
             let _ = uthread::schedule_remove();
         });
         // Blocked sending, with a value in the channel.
-        let v = zoo.values.guard();
+        let v = zoo.values.token();
         let c = send_ch.clone();
         zoo.add(sched, Builder::new().name("sending"), move |_| {
             let _ = c.send(v);
@@ -89,7 +89,7 @@ impl Zoo {
         // Blocks in a destructor while unwinding.
         let c = recv_ch.clone();
         zoo.add(sched, Builder::new().name("drop-blocks"), move |log| {
-            struct BlockOnDrop(Channel<DropGuard>, Log);
+            struct BlockOnDrop(Channel<Token>, Log);
             impl Drop for BlockOnDrop {
                 fn drop(&mut self) {
                     match self.0.receive() {
@@ -106,13 +106,13 @@ impl Zoo {
     }
 
     fn add(&mut self, sched: &Scheduler, builder: Builder, f: impl FnOnce(&Log) + 'static) {
-        let g = self.captured.guard();
+        let g = self.captured.token();
         let on_stack = self.on_stack.clone();
         let log = self.log.clone();
         let h = builder
             .spawn_on(sched, move || {
                 let _g = g;
-                let _s = on_stack.guard();
+                let _s = on_stack.token();
                 f(&log);
             })
             .unwrap();
@@ -124,7 +124,7 @@ impl Zoo {
     /// adds two that never start (one scheduled, one paused).
     fn settle(&mut self, sched: &Scheduler) {
         sched.run_for(uthread::Budget::Resumes(20)).unwrap();
-        self.channels[2].send(self.values.guard()).unwrap();
+        self.channels[2].send(self.values.token()).unwrap();
         self.add(sched, Builder::new().name("new"), |_| ());
         self.add(sched, Builder::new().name("new-paused").paused(), |_| ());
         for t in &self.tasklets {
@@ -224,17 +224,17 @@ fn stacks_are_reused_after_tasklets_end() {
 
 #[test]
 fn a_destructor_that_spawns_during_teardown_is_handled() {
-    let drops = DropCounter::new();
+    let drops = Drops::new();
     let sched = Scheduler::new();
     let ch = Channel::<u32>::new();
     let rx = ch.clone();
     let d = drops.clone();
     sched
         .spawn(move || {
-            struct SpawnOnDrop(DropCounter);
+            struct SpawnOnDrop(Drops);
             impl Drop for SpawnOnDrop {
                 fn drop(&mut self) {
-                    let g = self.0.guard();
+                    let g = self.0.token();
                     // The spawned tasklet holds a guard; teardown must kill it too.
                     let _ = uthread::spawn(move || {
                         let _g = g;
@@ -253,9 +253,9 @@ fn a_destructor_that_spawns_during_teardown_is_handled() {
 
 #[test]
 fn dropping_a_scheduler_with_only_finished_tasklets_is_quiet() {
-    let drops = DropCounter::new();
+    let drops = Drops::new();
     let sched = Scheduler::new();
-    let g = drops.guard();
+    let g = drops.token();
     let h = sched.spawn(move || drop(g)).unwrap();
     sched.run().unwrap();
     drop(sched);
@@ -265,12 +265,12 @@ fn dropping_a_scheduler_with_only_finished_tasklets_is_quiet() {
 
 #[test]
 fn channels_outliving_their_scheduler_are_left_consistent() {
-    let ch = Channel::<DropGuard>::new();
-    let values = DropCounter::new();
+    let ch = Channel::<Token>::new();
+    let values = Drops::new();
     {
         let sched = Scheduler::new();
         for _ in 0..3 {
-            let (tx, v) = (ch.clone(), values.guard());
+            let (tx, v) = (ch.clone(), values.token());
             sched.spawn(move || tx.send(v).unwrap()).unwrap();
         }
         sched.run().unwrap();
@@ -301,14 +301,14 @@ fn dropping_one_of_two_schedulers_leaves_the_other_alone() {
 
 #[test]
 fn dropping_a_scheduler_while_the_thread_panics_still_unwinds_its_tasklets() {
-    let drops = DropCounter::new();
+    let drops = Drops::new();
     let log = Log::new();
     let (d, l) = (drops.clone(), log.clone());
     let result = catch_unwind(AssertUnwindSafe(move || {
         let sched = Scheduler::new();
         let ch = Channel::<u32>::new();
         for name in ["yielder", "receiver"] {
-            let (g, l, rx) = (d.guard(), l.clone(), ch.clone());
+            let (g, l, rx) = (d.token(), l.clone(), ch.clone());
             sched
                 .spawn(move || {
                     let _g = g;
@@ -342,11 +342,11 @@ fn the_main_contexts_locals_and_guardless_locks_end_with_its_scheduler() {
     // Found by the valgrind run: main's tasklet-local storage was never dropped, and a
     // lock main acquired without a guard (kept there) tied main's record into a cycle
     // that leaked the whole scheduler.
-    let drops = DropCounter::new();
+    let drops = Drops::new();
     let lock = uthread::Lock::new();
     {
         let _sched = Scheduler::new();
-        uthread::local::set(drops.guard()).unwrap();
+        uthread::local::set(drops.token()).unwrap();
         lock.acquire().unwrap();
         assert!(lock.is_locked());
     }

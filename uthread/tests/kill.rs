@@ -2,41 +2,41 @@
 //! be_nice, joining), kill_pending, self-kill, killing the dead, channel balance after a
 //! kill, destructors run exactly once, and a tasklet that catches the kill.
 
-mod common;
+mod support;
 
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
-use common::{DropCounter, Log};
+use support::{Drops, Log};
 use uthread::{
     Builder, Channel, ChannelError, JoinError, RunOutcome, Scheduler, TaskletExit, TaskletState,
 };
 
 /// What a tasklet's body holds: one guard captured by the closure, one made on its stack.
 struct Probe {
-    captured: DropCounter,
-    on_stack: DropCounter,
+    captured: Drops,
+    on_stack: Drops,
     log: Log,
 }
 
 impl Probe {
     fn new() -> Probe {
         Probe {
-            captured: DropCounter::new(),
-            on_stack: DropCounter::new(),
+            captured: Drops::new(),
+            on_stack: Drops::new(),
             log: Log::new(),
         }
     }
 
     /// A tasklet body that makes a stack guard, runs `block`, and logs if it gets past it.
     fn body(&self, block: impl FnOnce() + 'static) -> impl FnOnce() + 'static {
-        let captured = self.captured.guard();
+        let captured = self.captured.token();
         let on_stack = self.on_stack.clone();
         let log = self.log.clone();
         move || {
             let _captured = captured;
-            let _local = on_stack.guard();
+            let _local = on_stack.token();
             log.push("started");
             block();
             log.push("got past the block");
@@ -147,11 +147,11 @@ fn kill_a_blocked_receiver_takes_it_off_the_channel() {
 #[test]
 fn kill_a_blocked_sender_takes_it_off_the_channel_and_drops_its_value_once() {
     let sched = Scheduler::new();
-    let ch = Channel::<common::DropGuard>::new();
-    let values = DropCounter::new();
+    let ch = Channel::<support::Token>::new();
+    let values = Drops::new();
     let p = Probe::new();
     let tx = ch.clone();
-    let v = values.guard();
+    let v = values.token();
     let victim = sched
         .spawn(p.body(move || {
             let _ = tx.send(v);
@@ -465,9 +465,9 @@ fn a_destructor_that_blocks_while_unwinding_from_a_kill_is_refused() {
 #[test]
 fn killing_a_receiver_that_was_already_handed_a_value_drops_the_value_once() {
     let sched = Scheduler::new();
-    let ch = Channel::<common::DropGuard>::new();
+    let ch = Channel::<support::Token>::new();
     ch.set_preference(uthread::Preference::Sender);
-    let values = DropCounter::new();
+    let values = Drops::new();
     let p = Probe::new();
     let rx = ch.clone();
     let victim = sched
@@ -477,7 +477,7 @@ fn killing_a_receiver_that_was_already_handed_a_value_drops_the_value_once() {
         .unwrap();
     sched.run().unwrap();
     // Sender preference: main keeps running; the receiver holds the value, queued.
-    ch.send(values.guard()).unwrap();
+    ch.send(values.token()).unwrap();
     assert!(victim.tasklet().is_scheduled());
     assert_eq!(values.count(), 0);
     victim.tasklet().kill().unwrap();

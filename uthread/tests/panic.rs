@@ -2,12 +2,12 @@
 //! `run()`, its destructors run once, every other tasklet carries on, and a join handle
 //! gets `JoinError::Panicked`.
 
-mod common;
+mod support;
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use common::{DropCounter, Log};
+use support::{Drops, Log};
 use uthread::{
     Builder, Channel, FailureKind, JoinError, RunError, RunOutcome, Scheduler, TaskletFailure,
 };
@@ -31,9 +31,9 @@ fn spawn_worker(sched: &Scheduler, log: &Log, name: &'static str, rounds: usize)
 fn a_panicking_tasklet_dies_alone_and_run_reports_its_name_and_message() {
     let sched = Scheduler::new();
     let log = Log::new();
-    let drops = DropCounter::new();
+    let drops = Drops::new();
     spawn_worker(&sched, &log, "a", 3);
-    let g = drops.guard();
+    let g = drops.token();
     let bad = Builder::new()
         .name("reactor")
         .spawn_on(&sched, move || {

@@ -2,13 +2,13 @@
 //! soft, total, atomic), the schedule and channel callbacks, the error handler, and
 //! failures reported by `run` while the other tasklets stay queued.
 
-mod common;
+mod support;
 
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use common::Log;
+use support::Log;
 use uthread::{
     Budget, Builder, Channel, FailureKind, RunError, RunOutcome, Scheduler, Tasklet,
     TaskletFailure, Watchdog,

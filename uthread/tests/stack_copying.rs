@@ -2,14 +2,14 @@
 //! back, unwinding on kill and drop, tasklets of both strategies in one scheduler, and
 //! an overflow on the shared stack reported with the tasklet's name.
 
-mod common;
+mod support;
 
 use std::cell::Cell;
 use std::hint::black_box;
 use std::process::Command;
 use std::rc::Rc;
 
-use common::DropCounter;
+use support::Drops;
 use uthread::{Builder, Channel, Scheduler, StackStrategy};
 
 fn copying() -> Scheduler {
@@ -223,7 +223,7 @@ fn channel_values_and_wait_entries_cross_between_copying_tasklets() {
 
 #[test]
 fn kill_and_drop_unwind_copying_tasklets_exactly_once() {
-    let drops = DropCounter::new();
+    let drops = Drops::new();
     let started = Rc::new(Cell::new(0));
     let ch = Channel::<u32>::new();
     let sched = copying();
@@ -233,11 +233,11 @@ fn kill_and_drop_unwind_copying_tasklets_exactly_once() {
         handles.push(
             sched
                 .spawn(move || {
-                    let _outer = drops.guard();
+                    let _outer = drops.token();
                     started.set(started.get() + 1);
                     // A guard a few frames down, too.
-                    fn down(n: usize, rx: &Channel<u32>, drops: &DropCounter) {
-                        let _g = drops.guard();
+                    fn down(n: usize, rx: &Channel<u32>, drops: &Drops) {
+                        let _g = drops.token();
                         if n == 0 {
                             let _ = rx.receive();
                         } else {
@@ -268,9 +268,9 @@ fn kill_and_drop_unwind_copying_tasklets_exactly_once() {
 
 #[test]
 fn an_unstarted_copying_tasklet_just_drops_its_closure() {
-    let drops = DropCounter::new();
+    let drops = Drops::new();
     let sched = copying();
-    let guard = drops.guard();
+    let guard = drops.token();
     let ran = Rc::new(Cell::new(false));
     let flag = ran.clone();
     let h = Builder::new()
@@ -288,14 +288,14 @@ fn an_unstarted_copying_tasklet_just_drops_its_closure() {
 
 #[test]
 fn a_panic_in_a_copying_tasklet_unwinds_its_frames() {
-    let drops = DropCounter::new();
+    let drops = Drops::new();
     let sched = copying();
     let d = drops.clone();
     let h = sched
         .spawn(move || {
-            let _a = d.guard();
+            let _a = d.token();
             uthread::schedule().unwrap();
-            let _b = d.guard();
+            let _b = d.token();
             uthread::schedule().unwrap();
             panic!("boom");
         })

@@ -2,12 +2,12 @@
 //! switch, and the state queries (alive, scheduled, blocked and on what, paused, current,
 //! main, name, run count).
 
-mod common;
+mod support;
 
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{DropCounter, Log};
+use support::{Drops, Log};
 use uthread::{
     BlockedOn, Builder, Channel, ObjectRef, RunOutcome, Scheduler, Tasklet, TaskletError,
     TaskletState,
@@ -584,10 +584,10 @@ fn spawn_without_a_scheduler_fails() {
 #[test]
 fn the_closure_of_a_finished_tasklet_is_dropped_once() {
     let sched = Scheduler::new();
-    let drops = DropCounter::new();
-    let g = drops.guard();
+    let drops = Drops::new();
+    let g = drops.token();
     sched.spawn(move || drop(g)).unwrap();
-    let g2 = drops.guard();
+    let g2 = drops.token();
     sched
         .spawn(move || {
             let _keep = &g2;

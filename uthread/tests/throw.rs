@@ -1,13 +1,13 @@
 //! Throwing errors into tasklets: blocked (the blocking call returns `Thrown`), scheduled,
 //! paused, new, dead and current targets, and the pending variant.
 
-mod common;
+mod support;
 
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use common::{DropCounter, Log};
+use support::{Drops, Log};
 use uthread::{
     Builder, Channel, ChannelError, FailureKind, JoinError, RunError, RunOutcome, Scheduler,
     SendError, Tasklet, TaskletError, Thrown, WaitError,
@@ -157,9 +157,9 @@ fn throw_into_a_paused_tasklet_runs_it_with_the_error() {
 #[test]
 fn throw_into_a_new_tasklet_kills_it_before_it_runs() {
     let sched = Scheduler::new();
-    let drops = DropCounter::new();
+    let drops = Drops::new();
     let log = Log::new();
-    let (g, l) = (drops.guard(), log.clone());
+    let (g, l) = (drops.token(), log.clone());
     let h = sched
         .spawn(move || {
             let _g = g;

@@ -1,5 +1,5 @@
-//! Helpers shared by the layer-2 integration tests (time, sync, select, queues, remote,
-//! futures): drop counters, an ordered log, and a manual-clock scheduler.
+//! Helpers shared by the integration tests: drop counters, an ordered log, a manual-clock
+//! scheduler, and a guard that aborts a hung test.
 #![allow(
     dead_code,
     reason = "each test binary uses a different subset of the helpers"
