@@ -155,6 +155,38 @@ fn frame(c: &mut Criterion) {
         });
     });
 
+    // Peer: async-executor's `LocalExecutor` (smol), a task per entity, each yielding once
+    // per frame; a frame ends when every task has done one step (counted).
+    let (world, entities) = shared_world();
+    let executor = async_executor::LocalExecutor::new();
+    let steps = Rc::new(Cell::new(0u64));
+    let tasks: Vec<_> = entities
+        .iter()
+        .map(|&e| {
+            let (world, steps) = (world.clone(), steps.clone());
+            executor.spawn(async move {
+                loop {
+                    step(&world, e);
+                    steps.set(steps.get() + 1);
+                    futures_lite::future::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    group.bench_function("10k_async_executor_yield", |b| {
+        b.iter_custom(|frames| {
+            futures_lite::future::block_on(executor.run(async {
+                let target = steps.get() + frames * ENTITIES as u64;
+                let start = Instant::now();
+                while steps.get() < target {
+                    futures_lite::future::yield_now().await;
+                }
+                start.elapsed()
+            }))
+        });
+    });
+    drop(tasks);
+
     group.finish();
 }
 
