@@ -1,6 +1,6 @@
 //! Instruction-count probe for a frame: N tasklets that each bump a counter and call
 //! `be_nice()`, ticked F times on a manual clock
-//! (`valgrind --tool=callgrind target/release/examples/frame_cost N F`).
+//! (`valgrind --tool=callgrind target/release/examples/probe_frame N F`).
 use std::cell::Cell;
 use std::rc::Rc;
 

@@ -1,5 +1,5 @@
 //! Instruction-count probe for channel round trips between two tasklets
-//! (`valgrind --tool=callgrind target/release/examples/pingpong_cost N`).
+//! (`valgrind --tool=callgrind target/release/examples/probe_pingpong N`).
 fn main() {
     let n: u64 = std::env::args()
         .nth(1)

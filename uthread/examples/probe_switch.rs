@@ -1,6 +1,6 @@
 //! Instruction-count probe for the switch path: two tasklets taking turns with
 //! `schedule()` N times each. Run under callgrind with two N to get the cost per switch:
-//! `valgrind --tool=callgrind target/release/examples/switch_cost 100000`.
+//! `valgrind --tool=callgrind target/release/examples/probe_switch 100000`.
 fn main() {
     let n: u64 = std::env::args()
         .nth(1)
