@@ -125,6 +125,11 @@ pub(crate) enum Exit {
     Failed(FailureKind),
 }
 
+/// Bytes at the start of a [`Task`] that a state change touches (up to `blocked`).
+const TASK_HOT_BYTES: usize = std::mem::offset_of!(Task, fiber);
+/// Bytes at the start of a [`Task`] that a resume touches (the hot fields and the fiber).
+const TASK_RESUME_BYTES: usize = std::mem::offset_of!(Task, waits);
+
 /// Everything the scheduler knows about one tasklet. Shared (`Rc`) by the registry, the
 /// run queue while it is queued, wait lists while it waits, and its handles; it outlives
 /// the tasklet as a tombstone whose state is `Dead`.
@@ -648,12 +653,6 @@ impl Shared {
         None
     }
 
-    /// The tasklet that will run next, if any (for prefetching).
-    #[inline]
-    fn peek_next(&self) -> Option<Rc<Task>> {
-        self.queue.borrow().front().map(|(t, _)| t.clone())
-    }
-
     /// Blocks the current tasklet: it leaves the run and waits on `waits`. Returns it
     /// with the number of this block (for timers and be_nice entries).
     #[inline]
@@ -756,15 +755,26 @@ impl Shared {
 
     /// Starts a new tick: wakes exactly the be_nice waiters that were waiting before it.
     pub(crate) fn wake_nice(&self) {
+        /// How many entries ahead to ask for records (the loop is bound by their misses).
+        const AHEAD: usize = 16;
         let mut waiting = std::mem::take(&mut *self.nice.borrow_mut());
-        for (task, seq) in waiting.drain(..) {
+        for (task, _) in waiting.iter().take(AHEAD) {
+            crate::sys::prefetch::prefetch_record(task, TASK_HOT_BYTES);
+        }
+        for i in 0..waiting.len() {
+            if let Some((ahead, _)) = waiting.get(i + AHEAD) {
+                crate::sys::prefetch::prefetch_record(ahead, TASK_HOT_BYTES);
+            }
+            let (task, seq) = &waiting[i];
+            let seq = *seq;
             if task.state.get() == TaskletState::Blocked && task.block_seq.get() == seq {
                 // A be_nice wait has no timer and no wait entries: only the state moves.
                 task.blocked.set(Blocked::Nothing);
                 self.nice_live.set(self.nice_live.get() - 1);
-                self.enqueue(&task, false);
+                self.enqueue(task, false);
             }
         }
+        waiting.clear();
         // Keep the allocation for the next tick.
         let mut nice = self.nice.borrow_mut();
         if nice.is_empty() {
@@ -993,9 +1003,7 @@ impl Shared {
         if self.hooks_active.get() {
             self.hooks_on_switch(&task, starting);
         }
-        if self.has_copying.get() {
-            self.prefetch_next();
-        }
+        self.prefetch_ahead();
         if !timing && !limits.hard {
             // The common case (a frame driver counting resumes, or a plain run): no
             // clock, no watchdog.
@@ -1023,14 +1031,30 @@ impl Shared {
         self.run_slice_watched(task, timing, limits)
     }
 
-    /// Starts fetching the next tasklet's saved frames (stack copying) while this one runs.
-    fn prefetch_next(&self) {
-        if let Some(next) = self.peek_next() {
+    /// Starts fetching what the next resumes will read while this slice runs: the next
+    /// tasklet's frames (its record was asked for one slice ago) and the record of the
+    /// one after it. With thousands of tasklets each resume otherwise waits for memory
+    /// several times in a row (record, then fiber, then stack).
+    ///
+    /// Skipped for short queues: a few hundred tasklets' records and frames stay in
+    /// cache anyway, and the hints would only add instructions to every switch.
+    #[inline]
+    fn prefetch_ahead(&self) {
+        /// Queue length from which the hints pay for themselves.
+        const MIN_QUEUE: usize = 256;
+        let queue = self.queue.borrow();
+        if queue.len() < MIN_QUEUE {
+            return;
+        }
+        if let Some((next, _)) = queue.front() {
             if let Ok(fiber) = next.fiber.try_borrow() {
                 if let Some(fiber) = fiber.as_ref() {
                     fiber.prefetch();
                 }
             }
+        }
+        if let Some((after, _)) = queue.get(1) {
+            crate::sys::prefetch::prefetch_record(after, TASK_RESUME_BYTES);
         }
     }
 

@@ -81,6 +81,7 @@ use corosensei::{Coroutine, CoroutineResult, Yielder};
 use super::calibration::suspend_margin;
 use super::fiber::{self, FiberExit};
 use super::overflow;
+use super::prefetch;
 use super::stack::{GuardedStack, StackError};
 use super::valgrind;
 
@@ -383,21 +384,9 @@ impl CopyingFiber {
     /// Asks the CPU to fetch the saved frames (the next resume copies them in).
     #[inline]
     pub(crate) fn prefetch(&self) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            const LINE: usize = 64;
-            // The first 2 KiB covers a tasklet blocked a few calls deep; a deeper image is
-            // streamed by the hardware prefetcher once the copy starts.
-            let len = self.saved.len().min(2048);
-            let start = self.saved.as_ptr().cast::<i8>();
-            for offset in (0..len).step_by(LINE) {
-                // SAFETY: a prefetch is a hint with no effect on program state; it never
-                // faults, whatever the address (this one is inside our buffer anyway).
-                // SSE, which it needs, is part of the x86-64 baseline.
-                unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(offset)) };
-            }
-        }
+        // The first 2 KiB covers a tasklet blocked a few calls deep; a deeper image is
+        // streamed by the hardware prefetcher once the copy starts.
+        prefetch::prefetch_range(self.saved.as_ptr().cast(), self.saved.len().min(2048));
     }
 
     /// Copies the fiber's frames in if the stack does not hold them intact. Called with

@@ -24,6 +24,7 @@ use corosensei::{Coroutine, CoroutineResult, Yielder};
 
 use super::copying::CopyingFiber;
 use super::overflow;
+use super::prefetch;
 use super::stack::{FiberStack, GuardedStack, StackHeader};
 
 /// How a fiber's body ended.
@@ -33,6 +34,12 @@ pub(crate) enum FiberExit {
     /// The body panicked (this includes the `TaskletExit` unwind of a kill).
     Panicked(Box<dyn Any + Send>),
 }
+
+/// Bytes below a suspend mark that a resume reads (the registers the switch saved).
+const SWITCH_FRAME_BYTES: usize = 128;
+/// Bytes above a suspend mark worth prefetching: the frames of the blocking call that
+/// the resume returns through (anything deeper streams in behind them).
+const RESUME_FRAME_BYTES: usize = 768;
 
 type DedicatedCo = Coroutine<(), (), FiberExit, GuardedStack>;
 
@@ -58,6 +65,9 @@ enum Kind {
         co: DedicatedCo,
         /// The header at the top of the fiber's stack (read by the overflow handler).
         header: *const StackHeader,
+        /// Where it last suspended (an address in [`suspend_marked`]'s frame; 0 before
+        /// the first suspend): the frames its next resume reads start just below it.
+        mark: usize,
     },
     /// On a shared stack, its frames copied to the heap while suspended.
     Copying(CopyingFiber),
@@ -76,7 +86,11 @@ impl Fiber {
                 let co = Coroutine::with_stack(stack, move |yielder: &Yielder<(), ()>, ()| {
                     run_body(yielder, body)
                 });
-                Fiber(Kind::Dedicated { co, header })
+                Fiber(Kind::Dedicated {
+                    co,
+                    header,
+                    mark: 0,
+                })
             }
             FiberStack::Shared(lease) => {
                 Fiber(Kind::Copying(CopyingFiber::new(lease, Box::new(body))))
@@ -95,11 +109,16 @@ impl Fiber {
     pub(crate) fn resume(&mut self) -> Option<FiberExit> {
         debug_assert!(!in_fiber(), "nested fiber resume");
         let exit = match &mut self.0 {
-            Kind::Dedicated { co, header } => {
+            Kind::Dedicated { co, header, mark } => {
                 debug_assert!(!co.done(), "resuming a finished fiber");
                 let _overflow = overflow::RunningGuard::enter(*header);
                 match co.resume(()) {
-                    CoroutineResult::Yield(()) => None,
+                    CoroutineResult::Yield(()) => {
+                        // Read, not taken: only stack copying needs it cleared, and it
+                        // takes the mark itself before each resume.
+                        *mark = SUSPEND_MARK.with(Cell::get);
+                        None
+                    }
                     CoroutineResult::Return(exit) => Some(exit),
                 }
             }
@@ -109,13 +128,25 @@ impl Fiber {
         exit
     }
 
-    /// Asks the CPU to start fetching what this fiber's next resume reads first (a
-    /// copying fiber's saved frames), so that the pump can overlap that memory latency
-    /// with the slice it is about to run. A hint only; does nothing for a dedicated stack.
+    /// Asks the CPU to start fetching what this fiber's next resume reads first (the
+    /// frames it suspended in, on its own stack or saved for copying in), so that the
+    /// pump can overlap that memory latency with the slice it is about to run. A hint
+    /// only.
     #[inline]
     pub(crate) fn prefetch(&self) {
-        if let Kind::Copying(fiber) = &self.0 {
-            fiber.prefetch();
+        match &self.0 {
+            Kind::Dedicated { header, mark, .. } => {
+                if *mark == 0 {
+                    return;
+                }
+                let top = *header as usize;
+                // The switch saved its registers just below the mark; the resume then
+                // returns up through the frames above it.
+                let start = mark.saturating_sub(SWITCH_FRAME_BYTES);
+                let end = top.min(mark + RESUME_FRAME_BYTES);
+                prefetch::prefetch_range(start as *const u8, end.saturating_sub(start));
+            }
+            Kind::Copying(fiber) => fiber.prefetch(),
         }
     }
 

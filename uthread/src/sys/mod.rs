@@ -9,5 +9,6 @@ pub(crate) mod copying;
 pub(crate) mod fiber;
 pub(crate) mod floor;
 pub(crate) mod overflow;
+pub(crate) mod prefetch;
 pub(crate) mod stack;
 pub(crate) mod valgrind;
