@@ -114,19 +114,19 @@ impl Shared {
         }
     }
 
-    /// After a slice: the slice hook.
+    /// After a slice: the slice hook. Returns whether one ran.
     pub(crate) fn hooks_after_slice(
         self: &Rc<Self>,
         task: &Task,
         start: Option<Instant>,
         duration: Option<Duration>,
         finished: bool,
-    ) {
+    ) -> bool {
         let (Some(start), Some(duration)) = (start, duration) else {
-            return;
+            return false;
         };
         let Some(mut hook) = self.take_hook(|h| h.slice.take()) else {
-            return;
+            return false;
         };
         hook(&SliceInfo {
             tasklet: task.key.id(),
@@ -138,6 +138,7 @@ impl Shared {
         if hooks.slice.is_none() {
             hooks.slice = Some(hook);
         }
+        true
     }
 
     /// A channel operation.

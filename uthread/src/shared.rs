@@ -454,6 +454,9 @@ pub(crate) struct Shared {
     pub(crate) resumes: Cell<u64>,
     /// When the current pump call started (only under a time budget).
     pump_started: Cell<Option<Instant>>,
+    /// When the slice just before the next budget check ended, if nothing (no user
+    /// code) has run since: the check reuses that clock read instead of taking another.
+    slice_ended_at: Cell<Option<Instant>>,
     /// The longest slice of the current (or last) pump call, with timing on.
     pub(crate) longest: RefCell<Option<(Rc<Task>, Duration)>>,
     /// Every live tasklet (and main), by id.
@@ -563,6 +566,7 @@ impl Shared {
                 interrupted: RefCell::new(None),
                 resumes: Cell::new(0),
                 pump_started: Cell::new(None),
+                slice_ended_at: Cell::new(None),
                 longest: RefCell::new(None),
                 registry: RefCell::new(registry),
                 pool: RefCell::new(StackPool::new(config.max_idle_stacks)),
@@ -886,6 +890,7 @@ impl Shared {
         // Only a time budget reads the clock: a clock read costs more than a switch.
         let started = matches!(limits.budget, Budget::Time(_)).then(Instant::now);
         self.pump_started.set(started);
+        self.slice_ended_at.set(None);
         self.resumes.set(0);
         *self.longest.borrow_mut() = None;
         *self.interrupted.borrow_mut() = None;
@@ -903,6 +908,8 @@ impl Shared {
         let timing = self.config.borrow().timing || matches!(limits.budget, Budget::Time(_));
         loop {
             if !self.garbage.borrow().is_empty() {
+                // Dropping it may run user code: the last slice's end time is stale.
+                self.slice_ended_at.set(None);
                 let garbage = std::mem::take(&mut *self.garbage.borrow_mut());
                 drop(garbage);
             }
@@ -938,7 +945,8 @@ impl Shared {
             Budget::Resumes(n) => (self.resumes.get() >= n).then_some(PumpExit::BudgetSpent),
             Budget::Time(d) if !limits.per_slice => {
                 let started = self.pump_started.get()?;
-                (started.elapsed() >= d).then_some(PumpExit::BudgetSpent)
+                let now = self.slice_ended_at.take().unwrap_or_else(Instant::now);
+                (now.duration_since(started) >= d).then_some(PumpExit::BudgetSpent)
             }
             Budget::Time(_) => None,
         }
@@ -1078,7 +1086,8 @@ impl Shared {
                 .expect("a queued tasklet has a fiber")
                 .resume()
         };
-        let elapsed = started_at.map(|t0| t0.elapsed());
+        let ended_at = started_at.map(|_| Instant::now());
+        let elapsed = started_at.zip(ended_at).map(|(t0, t1)| t1 - t0);
         *self.current.borrow_mut() = self.main.clone();
         self.resumes.set(self.resumes.get() + 1);
         task.switches.set(task.switches.get() + 1);
@@ -1095,9 +1104,9 @@ impl Shared {
                     // Suspended without saying where to (cannot happen through the API).
                     task.state.set(TaskletState::Paused);
                 }
-                if timing && self.hooks_active.get() {
-                    self.hooks_after_slice(&task, started_at, elapsed, false);
-                }
+                let hooked = timing
+                    && self.hooks_active.get()
+                    && self.hooks_after_slice(&task, started_at, elapsed, false);
                 if let Some(t) = self.interrupted.borrow_mut().take() {
                     return Some(PumpExit::Interrupted {
                         task: t,
@@ -1113,6 +1122,10 @@ impl Shared {
                             removed: false,
                         });
                     }
+                }
+                if !hooked {
+                    // Nothing has run since the clock read: the budget check may use it.
+                    self.slice_ended_at.set(ended_at);
                 }
                 None
             }

@@ -223,6 +223,44 @@ fn run_for_a_time_budget_returns_with_tasklets_still_queued() {
     assert_eq!(sched.alive_count(), 0);
 }
 
+/// The time budget is checked before every slice. The check reuses the clock read that
+/// ended the last slice, but only when nothing ran since: a slow slice hook (or a slow
+/// destructor) counts against the budget, so no slice starts after it is spent.
+#[test]
+fn a_slow_slice_hook_counts_against_the_time_budget() {
+    let sched = Scheduler::new();
+    sched.set_timing(true);
+    sched.set_slice_hook(Some(Box::new(|_| {
+        std::thread::sleep(Duration::from_millis(30));
+    })));
+    for _ in 0..2 {
+        sched
+            .spawn(|| while uthread::schedule().is_ok() {})
+            .unwrap();
+    }
+    let outcome = sched
+        .run_for(Budget::Time(Duration::from_millis(10)))
+        .unwrap();
+    assert!(matches!(outcome, RunOutcome::BudgetSpent), "{outcome:?}");
+    assert_eq!(
+        sched.last_run_resumes(),
+        1,
+        "no slice after the hook spent it"
+    );
+    // Without the hook the same budget runs many slices.
+    sched.set_slice_hook(None);
+    sched
+        .run_for(Budget::Time(Duration::from_millis(10)))
+        .unwrap();
+    assert!(
+        sched.last_run_resumes() > 10,
+        "{}",
+        sched.last_run_resumes()
+    );
+    sched.kill_all();
+    assert_eq!(sched.alive_count(), 0);
+}
+
 #[test]
 fn hard_watchdog_takes_an_overrunning_tasklet_out_and_hands_it_back() {
     let sched = Scheduler::new();
