@@ -68,7 +68,9 @@ struct Entry<P, R> {
 
 /// A FIFO of blocked tasklets, each offering a `P` and expecting an `R`.
 pub(crate) struct WaitList<P, R> {
-    entries: SlotMap<WaitKey, Entry<P, R>>,
+    /// Made on the first wait: a slot map allocates even when empty, and most channels,
+    /// join states and locks never see a waiter.
+    entries: Option<SlotMap<WaitKey, Entry<P, R>>>,
     /// Waiting entries in arrival order; keys of entries no longer waiting are skipped.
     order: VecDeque<WaitKey>,
     /// Entries in the `Waiting` state.
@@ -78,7 +80,7 @@ pub(crate) struct WaitList<P, R> {
 impl<P, R> Default for WaitList<P, R> {
     fn default() -> Self {
         WaitList {
-            entries: SlotMap::with_key(),
+            entries: None,
             order: VecDeque::new(),
             waiting: 0,
         }
@@ -86,6 +88,10 @@ impl<P, R> Default for WaitList<P, R> {
 }
 
 impl<P, R> WaitList<P, R> {
+    fn entry(&self, key: WaitKey) -> Option<&Entry<P, R>> {
+        self.entries.as_ref()?.get(key)
+    }
+
     /// Number of tasklets waiting.
     #[inline]
     pub(crate) fn len(&self) -> usize {
@@ -99,10 +105,13 @@ impl<P, R> WaitList<P, R> {
 
     /// Queues a waiter at the back.
     pub(crate) fn push(&mut self, tasklet: TaskletRef, offer: P) -> WaitKey {
-        let key = self.entries.insert(Entry {
-            tasklet,
-            slot: Slot::Waiting(offer),
-        });
+        let key = self
+            .entries
+            .get_or_insert_with(SlotMap::with_key)
+            .insert(Entry {
+                tasklet,
+                slot: Slot::Waiting(offer),
+            });
         self.order.push_back(key);
         self.waiting += 1;
         key
@@ -112,7 +121,7 @@ impl<P, R> WaitList<P, R> {
     pub(crate) fn front_key(&mut self) -> Option<WaitKey> {
         while let Some(&key) = self.order.front() {
             if matches!(
-                self.entries.get(key),
+                self.entry(key),
                 Some(Entry {
                     slot: Slot::Waiting(_),
                     ..
@@ -141,7 +150,7 @@ impl<P, R> WaitList<P, R> {
         key: WaitKey,
         reply: impl FnOnce(P) -> (R, X),
     ) -> Option<(TaskletRef, X)> {
-        let entry = self.entries.get_mut(key)?;
+        let entry = self.entries.as_mut()?.get_mut(key)?;
         if !matches!(entry.slot, Slot::Waiting(_)) {
             return None;
         }
@@ -159,7 +168,7 @@ impl<P, R> WaitList<P, R> {
 
     /// Takes a waiting entry off the queue, keeping its offer for the owner.
     pub(crate) fn cancel(&mut self, key: WaitKey) {
-        let Some(entry) = self.entries.get_mut(key) else {
+        let Some(entry) = self.entries.as_mut().and_then(|e| e.get_mut(key)) else {
             return;
         };
         if !matches!(entry.slot, Slot::Waiting(_)) {
@@ -173,7 +182,7 @@ impl<P, R> WaitList<P, R> {
 
     /// Removes and returns an entry; the owner calls this when it runs again.
     pub(crate) fn take(&mut self, key: WaitKey) -> Option<Slot<P, R>> {
-        let entry = self.entries.remove(key)?;
+        let entry = self.entries.as_mut()?.remove(key)?;
         if let Slot::Waiting(_) = entry.slot {
             self.waiting -= 1;
         }
@@ -191,15 +200,13 @@ impl<P, R> WaitList<P, R> {
 
     /// Tasklets waiting, in order.
     pub(crate) fn waiters(&self) -> impl Iterator<Item = &TaskletRef> + '_ {
-        self.order
-            .iter()
-            .filter_map(move |k| match self.entries.get(*k) {
-                Some(Entry {
-                    tasklet,
-                    slot: Slot::Waiting(_),
-                }) => Some(tasklet),
-                _ => None,
-            })
+        self.order.iter().filter_map(move |k| match self.entry(*k) {
+            Some(Entry {
+                tasklet,
+                slot: Slot::Waiting(_),
+            }) => Some(tasklet),
+            _ => None,
+        })
     }
 }
 
