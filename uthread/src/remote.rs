@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::rc::{Rc, Weak};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -38,6 +39,10 @@ struct Queue {
 pub(crate) struct HubInner {
     queue: Mutex<Queue>,
     cond: Condvar,
+    /// Whether `queue` may hold notices: set and cleared only with the lock held, read
+    /// without it, so that the pump's check on every idle turn costs one load instead
+    /// of a lock and an unlock.
+    pending: AtomicBool,
 }
 
 #[allow(
@@ -53,7 +58,11 @@ impl HubInner {
 
     /// Posts a notice and wakes the scheduler if it is waiting.
     pub(crate) fn post(&self, notice: Notice) {
-        self.lock().notices.push(notice);
+        {
+            let mut queue = self.lock();
+            queue.notices.push(notice);
+            self.pending.store(true, Ordering::Release);
+        }
         self.cond.notify_one();
     }
 }
@@ -112,7 +121,16 @@ impl RemoteHub {
 
     /// Applies posted notices. Returns true if any arrived.
     pub(crate) fn drain_into(&self, shared: &Rc<Shared>) -> bool {
-        let notices = std::mem::take(&mut self.inner.lock().notices);
+        // A notice posted after this load is seen by the next drain, or by `wait`, which
+        // checks the queue itself under the lock.
+        if !self.inner.pending.load(Ordering::Acquire) {
+            return false;
+        }
+        let notices = {
+            let mut queue = self.inner.lock();
+            self.inner.pending.store(false, Ordering::Relaxed);
+            std::mem::take(&mut queue.notices)
+        };
         if notices.is_empty() {
             return false;
         }
