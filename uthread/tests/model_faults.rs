@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
-use support::{manual, Drops};
-use uthread::{Channel, ChannelError, Event, JoinHandle, Queue, Scheduler, Semaphore, WaitError};
+use support::{Drivers, Drops};
+use uthread::{Channel, ChannelError, Event, Semaphore, WaitError};
 
 const TASKLETS: usize = 4;
 
@@ -30,68 +30,6 @@ fn config() -> ProptestConfig {
             "tests/corpus/model_faults.proptest-regressions",
         ))),
         ..ProptestConfig::default()
-    }
-}
-
-type Command = Box<dyn FnOnce()>;
-
-/// Tasklets that each run the commands posted to their inbox, one at a time.
-struct Drivers {
-    sched: Scheduler,
-    inboxes: Vec<Queue<Command>>,
-    handles: Vec<JoinHandle<()>>,
-}
-
-impl Drivers {
-    fn new() -> Drivers {
-        let mut d = Drivers {
-            sched: manual(),
-            inboxes: Vec::new(),
-            handles: Vec::new(),
-        };
-        for _ in 0..TASKLETS {
-            let (inbox, handle) = d.spawn_driver();
-            d.inboxes.push(inbox);
-            d.handles.push(handle);
-        }
-        d.settle();
-        d
-    }
-
-    fn spawn_driver(&self) -> (Queue<Command>, JoinHandle<()>) {
-        let inbox = Queue::<Command>::new();
-        let i = inbox.clone();
-        let handle = self
-            .sched
-            .spawn(move || {
-                while let Ok(command) = i.get() {
-                    command();
-                }
-            })
-            .unwrap();
-        (inbox, handle)
-    }
-
-    fn post(&self, i: usize, command: impl FnOnce() + 'static) {
-        self.inboxes[i].put(Box::new(command)).unwrap();
-        self.settle();
-    }
-
-    fn kill(&mut self, i: usize) {
-        self.handles[i].tasklet().kill().unwrap();
-        let (inbox, handle) = self.spawn_driver();
-        self.inboxes[i] = inbox;
-        self.handles[i] = handle;
-        self.settle();
-    }
-
-    fn throw(&self, i: usize) {
-        self.handles[i].tasklet().throw("fault").unwrap();
-        self.settle();
-    }
-
-    fn settle(&self) {
-        self.sched.run().unwrap();
     }
 }
 
@@ -250,7 +188,7 @@ fn outcome_of_channel(i: usize, r: Result<String, ChannelError>) -> String {
 }
 
 fn run_case(ops: Vec<Op>) -> Result<(), TestCaseError> {
-    let mut drivers = Drivers::new();
+    let mut drivers = Drivers::new(TASKLETS);
     let event = Event::new();
     let sem = Semaphore::new(0);
     let channel = Channel::<u32>::new();
@@ -328,8 +266,7 @@ fn run_case(ops: Vec<Op>) -> Result<(), TestCaseError> {
             }
             Op::Advance(d) => {
                 model.advance(d, &mut expected);
-                drivers.sched.advance(Duration::from_millis(d));
-                drivers.settle();
+                drivers.advance(d);
             }
             Op::Kill(i) => {
                 model.take(i);

@@ -11,10 +11,10 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use support::manual;
+use support::Drivers;
 use uthread::{
-    ChannelError, JoinHandle, Lock, LockError, Queue, Scheduler, Semaphore, SendError,
-    TryRecvError, TrySendError, WaitError,
+    ChannelError, Lock, LockError, Queue, Semaphore, SendError, TryRecvError, TrySendError,
+    WaitError,
 };
 
 const TASKLETS: usize = 3;
@@ -29,76 +29,6 @@ fn config() -> ProptestConfig {
 
 /// What the tasklets (and the main context) report, in the order it happens.
 type Events = Rc<RefCell<Vec<String>>>;
-
-type Command = Box<dyn FnOnce()>;
-
-/// Tasklets that each run the commands posted to their inbox, one at a time.
-struct Drivers {
-    sched: Scheduler,
-    inboxes: Vec<Queue<Command>>,
-    handles: Vec<JoinHandle<()>>,
-}
-
-impl Drivers {
-    fn new() -> Drivers {
-        let sched = manual();
-        let mut d = Drivers {
-            sched,
-            inboxes: Vec::new(),
-            handles: Vec::new(),
-        };
-        for _ in 0..TASKLETS {
-            let (inbox, handle) = d.spawn_driver();
-            d.inboxes.push(inbox);
-            d.handles.push(handle);
-        }
-        d.settle();
-        d
-    }
-
-    fn spawn_driver(&self) -> (Queue<Command>, JoinHandle<()>) {
-        let inbox = Queue::<Command>::new();
-        let i = inbox.clone();
-        let handle = self
-            .sched
-            .spawn(move || {
-                while let Ok(command) = i.get() {
-                    command();
-                }
-            })
-            .unwrap();
-        (inbox, handle)
-    }
-
-    /// Has tasklet `i` run `command` (and everything it makes runnable).
-    fn post(&self, i: usize, command: impl FnOnce() + 'static) {
-        self.inboxes[i].put(Box::new(command)).unwrap();
-        self.settle();
-    }
-
-    /// Kills tasklet `i` (blocked in the primitive) and replaces it with a fresh driver.
-    fn kill(&mut self, i: usize) {
-        self.handles[i].tasklet().kill().unwrap();
-        let (inbox, handle) = self.spawn_driver();
-        self.inboxes[i] = inbox;
-        self.handles[i] = handle;
-        self.settle();
-    }
-
-    fn advance(&self, ms: u64) {
-        self.sched.advance(Duration::from_millis(ms));
-        self.settle();
-    }
-
-    fn settle(&self) {
-        // Blocked drivers are fine: the main context is what feeds them.
-        self.sched.run().unwrap();
-    }
-
-    fn id(&self, i: usize) -> uthread::TaskletId {
-        self.handles[i].tasklet().id()
-    }
-}
 
 fn log(events: &Events, e: impl Into<String>) {
     events.borrow_mut().push(e.into());
@@ -200,7 +130,7 @@ impl LockModel {
 }
 
 fn run_lock_case(ops: Vec<LockOp>) -> Result<(), TestCaseError> {
-    let mut drivers = Drivers::new();
+    let mut drivers = Drivers::new(TASKLETS);
     let lock = Lock::new();
     let events: Events = Rc::default();
     let mut model = LockModel::default();
@@ -315,7 +245,7 @@ fn sem_op() -> impl Strategy<Value = SemOp> {
 }
 
 fn run_sem_case(initial: usize, ops: Vec<SemOp>) -> Result<(), TestCaseError> {
-    let mut drivers = Drivers::new();
+    let mut drivers = Drivers::new(TASKLETS);
     let sem = Semaphore::new(initial);
     let events: Events = Rc::default();
     let mut permits = initial;
@@ -490,7 +420,7 @@ impl QueueModel {
 }
 
 fn run_queue_case(capacity: usize, ops: Vec<QueueOp>) -> Result<(), TestCaseError> {
-    let mut drivers = Drivers::new();
+    let mut drivers = Drivers::new(TASKLETS);
     let queue = Queue::<u8>::bounded(capacity);
     let events: Events = Rc::default();
     let mut m = QueueModel {

@@ -1,5 +1,5 @@
 //! Helpers shared by the integration tests: drop counters, an ordered log, a manual-clock
-//! scheduler, and a guard that aborts a hung test.
+//! scheduler, driver tasklets for the model tests, and a guard that aborts a hung test.
 #![allow(
     dead_code,
     reason = "each test binary uses a different subset of the helpers"
@@ -9,7 +9,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
-use uthread::Scheduler;
+use uthread::{JoinHandle, Queue, Scheduler, TaskletId};
 
 /// Counts the drops of the tokens it hands out.
 #[derive(Clone, Debug, Default)]
@@ -101,4 +101,84 @@ pub fn hang_guard(limit: Duration) -> HangGuard {
         }
     });
     HangGuard { _done: done }
+}
+
+/// A command for a [`Drivers`] tasklet.
+pub type Command = Box<dyn FnOnce()>;
+
+/// Tasklets on a manual-clock scheduler that each run the commands posted to their inbox,
+/// one at a time: the model tests drive primitives from chosen tasklets with them.
+pub struct Drivers {
+    pub sched: Scheduler,
+    inboxes: Vec<Queue<Command>>,
+    pub handles: Vec<JoinHandle<()>>,
+}
+
+impl Drivers {
+    /// `n` drivers, each already waiting on its empty inbox.
+    pub fn new(n: usize) -> Drivers {
+        let mut d = Drivers {
+            sched: manual(),
+            inboxes: Vec::new(),
+            handles: Vec::new(),
+        };
+        for _ in 0..n {
+            let (inbox, handle) = d.spawn_driver();
+            d.inboxes.push(inbox);
+            d.handles.push(handle);
+        }
+        d.settle();
+        d
+    }
+
+    fn spawn_driver(&self) -> (Queue<Command>, JoinHandle<()>) {
+        let inbox = Queue::<Command>::new();
+        let i = inbox.clone();
+        let handle = self
+            .sched
+            .spawn(move || {
+                while let Ok(command) = i.get() {
+                    command();
+                }
+            })
+            .unwrap();
+        (inbox, handle)
+    }
+
+    /// Has driver `i` run `command` (and everything it makes runnable).
+    pub fn post(&self, i: usize, command: impl FnOnce() + 'static) {
+        self.inboxes[i].put(Box::new(command)).unwrap();
+        self.settle();
+    }
+
+    /// Kills driver `i` (wherever it is blocked) and replaces it with a fresh one.
+    pub fn kill(&mut self, i: usize) {
+        self.handles[i].tasklet().kill().unwrap();
+        let (inbox, handle) = self.spawn_driver();
+        self.inboxes[i] = inbox;
+        self.handles[i] = handle;
+        self.settle();
+    }
+
+    /// Throws an error into driver `i`.
+    pub fn throw(&self, i: usize) {
+        self.handles[i].tasklet().throw("fault").unwrap();
+        self.settle();
+    }
+
+    /// Moves the clock `ms` milliseconds on.
+    pub fn advance(&self, ms: u64) {
+        self.sched.advance(Duration::from_millis(ms));
+        self.settle();
+    }
+
+    /// Runs whatever is runnable (blocked drivers are fine: the main context feeds them).
+    pub fn settle(&self) {
+        self.sched.run().unwrap();
+    }
+
+    /// Driver `i`'s tasklet id.
+    pub fn id(&self, i: usize) -> TaskletId {
+        self.handles[i].tasklet().id()
+    }
 }
