@@ -469,9 +469,6 @@ pub(crate) struct Shared {
     pub(crate) hooks: RefCell<Hooks>,
     /// Whether any hook is set (checked on the hot paths instead of borrowing `hooks`).
     pub(crate) hooks_active: Cell<bool>,
-    /// Whether a tasklet on a copied stack was ever spawned (only then is there anything
-    /// to prefetch before a slice).
-    pub(crate) has_copying: Cell<bool>,
     pub(crate) remote: crate::remote::RemoteHub,
 }
 
@@ -576,7 +573,6 @@ impl Shared {
                 failures: RefCell::new(VecDeque::new()),
                 hooks: RefCell::new(Hooks::default()),
                 hooks_active: Cell::new(false),
-                has_copying: Cell::new(false),
                 remote,
             }
         })

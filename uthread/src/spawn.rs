@@ -144,9 +144,6 @@ where
         )
     };
     let mut stack = shared.pool.borrow_mut().take(size, strategy)?;
-    if strategy == StackStrategy::Copying {
-        shared.has_copying.set(true);
-    }
     let atomic = options
         .atomic
         .unwrap_or_else(|| shared.current.borrow().atomic.get());
