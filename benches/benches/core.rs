@@ -9,8 +9,10 @@
     reason = "criterion_group! and criterion_main! generate undocumented items"
 )]
 
+mod common;
+
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use corosensei::stack::DefaultStack;
 use corosensei::{Coroutine, Yielder};
@@ -34,24 +36,10 @@ fn switch(c: &mut Criterion) {
 
     group.bench_function("tasklet", |b| {
         let sched = Scheduler::new();
+        // Every schedule() switches to the other tasklet (the one with the extra call
+        // switches to the other's final return).
         b.iter_custom(|iters| {
-            // Two tasklets sharing `iters` schedule() calls between them; every call
-            // switches to the other one (the one with the extra call switches to the
-            // other's final return).
-            let first = iters.div_ceil(2);
-            let second = iters / 2;
-            for n in [first, second] {
-                sched
-                    .spawn(move || {
-                        for _ in 0..n {
-                            uthread::schedule().expect("schedule");
-                        }
-                    })
-                    .expect("spawn");
-            }
-            let start = Instant::now();
-            sched.run().expect("run");
-            start.elapsed()
+            common::time_two_taking_turns(&sched, iters, || uthread::schedule().expect("schedule"))
         });
     });
 
@@ -165,16 +153,9 @@ fn pingpong(c: &mut Criterion) {
     group.finish();
 }
 
-fn config() -> Criterion {
-    // Defaults kept modest for a 2-core machine; command-line flags override them.
-    Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = common::config();
     targets = switch, spawn, pingpong
 }
 criterion_main!(benches);

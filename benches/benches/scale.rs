@@ -15,6 +15,8 @@
     reason = "criterion_group! and criterion_main! generate undocumented items"
 )]
 
+mod common;
+
 use std::cell::Cell;
 use std::hint::black_box;
 use std::rc::Rc;
@@ -57,20 +59,7 @@ fn switch(c: &mut Criterion) {
     group.bench_function("tasklet_compact", |b| {
         let sched = compact_scheduler();
         b.iter_custom(|iters| {
-            let first = iters.div_ceil(2);
-            let second = iters / 2;
-            for n in [first, second] {
-                sched
-                    .spawn(move || {
-                        for _ in 0..n {
-                            uthread::schedule().expect("schedule");
-                        }
-                    })
-                    .expect("spawn");
-            }
-            let start = Instant::now();
-            sched.run().expect("run");
-            start.elapsed()
+            common::time_two_taking_turns(&sched, iters, || uthread::schedule().expect("schedule"))
         });
     });
     group.finish();
@@ -171,16 +160,9 @@ fn memory(c: &mut Criterion) {
     group.finish();
 }
 
-fn config() -> Criterion {
-    // Defaults kept modest for a 2-core machine; command-line flags override them.
-    Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = common::config();
     targets = spawn, switch, frame, memory
 }
 criterion_main!(benches);

@@ -16,6 +16,8 @@
     reason = "criterion_group! and criterion_main! generate undocumented items"
 )]
 
+mod common;
+
 use std::hint::black_box;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
@@ -80,20 +82,11 @@ fn lock(c: &mut Criterion) {
         b.iter_custom(|iters| {
             // `iters` acquisitions in all, split between the two tasklets. Each holds the
             // lock across a yield, so the other is always waiting when it is released.
-            for n in [iters.div_ceil(2), iters / 2] {
-                let l = lock.clone();
-                sched
-                    .spawn(move || {
-                        for _ in 0..n {
-                            let _guard = l.lock().expect("lock");
-                            uthread::schedule().expect("schedule");
-                        }
-                    })
-                    .expect("spawn");
-            }
-            let start = Instant::now();
-            sched.run().expect("run");
-            start.elapsed()
+            let lock = lock.clone();
+            common::time_two_taking_turns(&sched, iters, move || {
+                let _guard = lock.lock().expect("lock");
+                uthread::schedule().expect("schedule");
+            })
         });
     });
 
@@ -377,16 +370,9 @@ fn remote(c: &mut Criterion) {
     group.finish();
 }
 
-fn config() -> Criterion {
-    // Defaults kept modest for a 2-core machine; command-line flags override them.
-    Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = common::config();
     targets = lock, select_bench, timer, idle, remote
 }
 criterion_main!(benches);
