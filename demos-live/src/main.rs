@@ -18,9 +18,9 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use clap::Parser;
+use demos::cli::{self, BudgetArgs};
 use demos::scenario::Scenario;
 use demos_live::{screenshot, ClockMode, Controls, Layout, Live, Request};
-use engine::Budget;
 use macroquad::prelude::{get_frame_time, get_time, next_frame, screen_height, screen_width};
 use macroquad::window::Conf;
 
@@ -29,7 +29,7 @@ use macroquad::window::Conf;
 #[command(version, about, long_about = None)]
 struct Args {
     /// The scenario file (RON; the format is in assets/README.md).
-    #[arg(long, default_value_os_t = default_scenario())]
+    #[arg(long, default_value_os_t = cli::default_scenario())]
     scenario: PathBuf,
     /// Seed of the battle (default: the scenario's).
     #[arg(long)]
@@ -37,13 +37,9 @@ struct Args {
     /// Scale both fleets to this many ships each, keeping their mix of classes.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     ships: Option<u32>,
-    /// Wall time each frame may spend resuming tasklets, milliseconds (the bracket keys
-    /// change it while playing).
-    #[arg(long, default_value_t = 4.0, conflicts_with = "budget_resumes")]
-    budget_ms: f64,
-    /// Resumes each frame may make instead of a time budget.
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
-    budget_resumes: Option<u64>,
+    /// The frame budget (the bracket keys change it while playing).
+    #[command(flatten)]
+    budget: BudgetArgs,
     /// Game seconds per wall second at the start (+ and - change it while playing).
     #[arg(long, default_value_t = 1.0)]
     speed: f64,
@@ -71,17 +67,6 @@ struct Args {
     /// times faster without).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(i32).range(1..=16))]
     msaa: i32,
-}
-
-/// `assets/skirmish.ron` under the working directory when it is there (as under
-/// `cargo run`), else the one in this source tree.
-fn default_scenario() -> PathBuf {
-    let local = Path::new("assets/skirmish.ron");
-    if local.exists() {
-        local.to_owned()
-    } else {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/skirmish.ron")
-    }
 }
 
 /// Exit status for a scenario or flags that cannot be used.
@@ -133,22 +118,13 @@ fn set_up(args: &Args) -> Result<Live, String> {
     if let Some(n) = args.ships {
         scenario = scenario.with_ships_per_fleet(n);
     }
-    if !(args.budget_ms.is_finite() && args.budget_ms > 0.0) {
-        return Err(format!(
-            "--budget-ms must be a positive number of milliseconds, not {}",
-            args.budget_ms
-        ));
-    }
+    let budget = args.budget.budget()?;
     if !(args.speed.is_finite() && args.speed > 0.0 && args.speed <= 64.0) {
         return Err(format!(
             "--speed must be above 0 and at most 64, not {}",
             args.speed
         ));
     }
-    let budget = match args.budget_resumes {
-        Some(n) => Budget::Resumes(n),
-        None => Budget::Time(Duration::from_secs_f64(args.budget_ms / 1000.0)),
-    };
     let step = Duration::from_secs_f64(scenario.time_step);
     let clock = if args.fixed_step || args.screenshot.is_some() {
         ClockMode::Fixed(step)

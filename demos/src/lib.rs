@@ -12,6 +12,7 @@
 //! assert!(scenario.fleets.iter().all(|fleet| fleet.ship_count() > 0));
 //! ```
 
+pub mod cli;
 pub mod hackysack;
 pub mod render;
 mod rng;

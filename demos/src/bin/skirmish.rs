@@ -18,23 +18,23 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use demos::cli::{self, BudgetArgs};
 use demos::render::{GifRenderer, RenderOptions};
 use demos::scenario::Scenario;
 use demos::skirmish::soak::{self, SoakOptions, SoakReport};
 use demos::skirmish::{percentile, Battle, Picture, Skirmish, INJECTED_FAULT};
-use engine::Budget;
 
 /// Two fleets fight it out; every ship is a tasklet running a plain script.
 #[derive(Debug, Parser)]
 #[command(version, about, long_about = None)]
 struct Args {
     /// The scenario file (RON; the format is in assets/README.md).
-    #[arg(long, default_value_os_t = default_scenario())]
+    #[arg(long, default_value_os_t = cli::default_scenario())]
     scenario: PathBuf,
     /// Most frames to run (default: the scenario's); the battle also ends two game
     /// seconds after one side is gone.
@@ -46,14 +46,8 @@ struct Args {
     /// Scale both fleets to this many ships each, keeping their mix of classes.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     ships: Option<u32>,
-    /// Wall time each frame may spend resuming tasklets, milliseconds; tasklets left over
-    /// run first next frame.
-    #[arg(long, default_value_t = 4.0, conflicts_with = "budget_resumes")]
-    budget_ms: f64,
-    /// Resumes each frame may make instead of a time budget: deterministic (same seed,
-    /// same battle, same world hash).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
-    budget_resumes: Option<u64>,
+    #[command(flatten)]
+    budget: BudgetArgs,
     /// Print a progress line every this many frames (0: none).
     #[arg(long, default_value_t = 200)]
     progress: u32,
@@ -88,17 +82,6 @@ struct Args {
     soak: Option<u32>,
 }
 
-/// `assets/skirmish.ron` under the working directory when it is there (as under
-/// `cargo run`), else the one in this source tree.
-fn default_scenario() -> PathBuf {
-    let local = Path::new("assets/skirmish.ron");
-    if local.exists() {
-        local.to_owned()
-    } else {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/skirmish.ron")
-    }
-}
-
 /// Exit status for a scenario that cannot be used.
 const BAD_SCENARIO: u8 = 2;
 
@@ -124,18 +107,9 @@ fn run(args: &Args, mut scenario: Scenario) -> Result<(), String> {
     if let Some(n) = args.ships {
         scenario = scenario.with_ships_per_fleet(n);
     }
-    if !(args.budget_ms.is_finite() && args.budget_ms > 0.0) {
-        return Err(format!(
-            "--budget-ms must be a positive number of milliseconds, not {}",
-            args.budget_ms
-        ));
-    }
+    let budget = args.budget.budget()?;
     let frames = args.frames.unwrap_or(scenario.frames) as usize;
     let seed = args.seed.unwrap_or(scenario.seed);
-    let budget = match args.budget_resumes {
-        Some(n) => Budget::Resumes(n),
-        None => Budget::Time(Duration::from_secs_f64(args.budget_ms / 1000.0)),
-    };
     if !(0.0..=1.0).contains(&args.inject_panics) {
         return Err(format!(
             "--inject-panics must be a probability from 0 to 1, not {}",

@@ -14,9 +14,9 @@
 //! ```
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
+use demos::cli::BudgetArgs;
 use demos::skirmish::percentile;
 use demos::swarm::{auto_stacks, Swarm, SwarmConfig, FRAME};
 use engine::{Budget, StackStrategy};
@@ -34,14 +34,8 @@ struct Args {
     /// Seed of the placement and of every animal's choices.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Wall time each frame's tasklet phase may take, milliseconds; tasklets left over
-    /// run first next frame.
-    #[arg(long, default_value_t = 4.0, conflicts_with = "budget_resumes")]
-    budget_ms: f64,
-    /// Resumes each frame may make instead of a time budget: deterministic (same
-    /// entities, seed and budget, same world hash).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
-    budget_resumes: Option<u64>,
+    #[command(flatten)]
+    budget: BudgetArgs,
     /// Where the tasklets' stacks live: a guarded stack each (dedicated; Linux allows
     /// about 32,000), one shared stack with each tasklet's used part copied to the heap
     /// while it is suspended (copying; bounded by memory), or dedicated up to 30,000
@@ -106,21 +100,12 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<(), String> {
-    if !(args.budget_ms.is_finite() && args.budget_ms > 0.0) {
-        return Err(format!(
-            "--budget-ms must be a positive number of milliseconds, not {}",
-            args.budget_ms
-        ));
-    }
+    let budget = args.budget.budget()?;
     let entities = args.entities as usize;
     let stacks = match args.stacks {
         Stacks::Auto => auto_stacks(entities),
         Stacks::Dedicated => StackStrategy::Dedicated,
         Stacks::Copying => StackStrategy::Copying,
-    };
-    let budget = match args.budget_resumes {
-        Some(n) => Budget::Resumes(n),
-        None => Budget::Time(Duration::from_secs_f64(args.budget_ms / 1000.0)),
     };
     let config = SwarmConfig {
         entities,
@@ -131,7 +116,7 @@ fn run(args: &Args) -> Result<(), String> {
     };
     let budget_text = match budget {
         Budget::Resumes(n) => format!("{n} resumes"),
-        _ => format!("{} ms", args.budget_ms),
+        _ => format!("{} ms", args.budget.budget_ms),
     };
     if !args.json {
         println!(
