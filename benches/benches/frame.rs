@@ -208,7 +208,6 @@ fn frame_100k(c: &mut Criterion) {
     let mut driver = FrameDriver::builder()
         .budget(Budget::Resumes(2 * N as u64))
         .timing(false)
-        .stack_strategy(uthread::StackStrategy::Copying)
         .build();
     let mut world = spawn_n_actors(&mut driver, N);
     group.bench_function("100k_engine", |b| {

@@ -10,44 +10,25 @@
 //! running out of stacks is an error ([`SpawnError::Stack`]), and a stack overflow hits a
 //! guard page and is reported with the tasklet's name.
 //!
-//! # Stack strategies
+//! # Stacks
 //!
-//! By default every tasklet has a stack of its own, which costs two kernel mappings, so
-//! Linux's default `vm.max_map_count` stops a process near 32,750 live tasklets. With
-//! [`StackStrategy::Copying`] tasklets instead take turns on one guarded stack per stack
-//! size, and a suspended tasklet keeps only the slice of it that it was using, on the heap
-//! (Stackless Python's and greenlet's technique): the count is bounded by memory (a
-//! tasklet blocked a few calls deep keeps well under a KiB of stack), and each switch
-//! copies that slice out and back in. Choose per scheduler
-//! ([`SchedulerBuilder::stack_strategy`], or `UTHREAD_STACK_STRATEGY=copying` for the
-//! default builder) and per tasklet ([`Builder::stack_strategy`]): dedicated stacks for
-//! the deep, hot few, copying for the many. Overflow detection is the same in both.
+//! By default every tasklet has a stack of its own, carved from large reserved mappings
+//! with a guard page below it. On Linux 6.13 and later the guard pages are guard regions
+//! (`MADV_GUARD_INSTALL`) that cost no kernel mapping, so the count is bounded by memory:
+//! a million tasklets blocked a few calls deep take about 4.7 KiB each. (Older kernels get
+//! `mprotect` guards, two mappings per stack, and `vm.max_map_count` stops a process near
+//! 32,750 tasklets with an error saying how to raise it.) Stacks handed back beyond a
+//! warm watermark give their pages back to the kernel.
 //!
-//! ## Pointers into a suspended tasklet's stack
-//!
-//! While a copying tasklet is suspended, another tasklet's frames occupy its addresses.
-//! Its own pointers into its own frames stay valid (every byte is copied back to the same
-//! address before it runs again); a pointer from *anywhere else* into its stack would read
-//! whoever runs there now. uthread never keeps one:
-//!
-//! - values in flight (the value of a blocked `send`) and wait entries live in the
-//!   primitives' wait lists on the heap (or in the tasklet's record), never on the waiting
-//!   tasklet's stack;
-//! - the thread-local pointer to the running tasklet's `Yielder` is cleared when it
-//!   suspends and restored when it resumes, at the same address with the same contents
-//!   (it lives in the tasklet's frames, which come back first);
-//! - the stack-overflow report reads a header above the stack, renamed on every resume;
-//! - [`block_on`] boxes the future before polling it, so a waker never points into a
-//!   tasklet's stack.
-//!
-//! Safe code cannot make such a pointer either: [`spawn`] and channels take `'static`
-//! values, so no tasklet can lend another a reference to its locals, and thread-locals
-//! only hold `'static` data. What remains is code that relies on a suspended stack
-//! staying put: a raw pointer to a local kept in a thread-local, a global or another
-//! tasklet across a blocking call; a scoped thread-local (`scoped-tls`-style `set`) held
-//! across one; a future pinned on the tasklet's stack and polled with a waker that
-//! outlives the poll (box it first, as `block_on` does). Give such tasklets
-//! [`StackStrategy::Dedicated`].
+//! Stack copying (Stackless Python's and greenlet's technique: tasklets take turns on one
+//! shared stack, a suspended one keeps the slice it used on the heap) is smaller still,
+//! about 1.4 KiB per tasklet, but a suspended tasklet's frames then share addresses with
+//! whoever runs, so anything that points into its stack from elsewhere (a scoped thread
+//! borrowing a local, a pinned intrusive future) would read or write another tasklet's
+//! frames. That cannot be ruled out for arbitrary safe code, so copying is an `unsafe`
+//! opt-in ([`StackStrategy::copying`]) whose contract is stated there. Choose it per
+//! scheduler ([`SchedulerBuilder::stack_strategy`]) or per tasklet
+//! ([`Builder::stack_strategy`]).
 //!
 //! # Examples
 //!
@@ -77,6 +58,7 @@ mod future;
 mod hooks;
 pub mod local;
 mod parallel;
+mod pool;
 mod queue;
 mod remote;
 mod remote_channel;
@@ -84,9 +66,11 @@ mod scheduler;
 mod select;
 mod shared;
 mod spawn;
+mod stack;
 mod sync;
 mod sys;
 mod tasklet;
+mod teardown;
 mod time;
 mod wait;
 
@@ -111,12 +95,12 @@ pub use scheduler::{
 };
 pub use select::{select, Receivable, Select, SelectArm};
 pub use spawn::{spawn, Builder, JoinError, JoinHandle};
+pub use stack::{ParseStackKindError, StackError, StackKind, StackPoolStats, StackStrategy};
 pub use sync::{
     lock_report, oneshot, Barrier, BarrierWaitResult, BoundedSemaphore, Condition, Event, Lock,
     LockError, LockGuard, LockReport, OneshotReceiver, OneshotSender, RLock, RLockGuard, Semaphore,
     SemaphoreError, SemaphorePermit, ValueEvent,
 };
-pub use sys::stack::{StackError, StackPoolStats, StackStrategy};
 
 /// Bare coroutines on stacks carved from one mapping: the physical floor that frame
 /// benchmarks compare against (not API).
@@ -130,7 +114,7 @@ pub use sys::calibration::{
 };
 pub use tasklet::{
     current, preempt_point, run_count, schedule, schedule_remove, set_atomic, BlockedOn, Tasklet,
-    TaskletState,
+    TaskletState, KILL_RETRIES,
 };
 pub use time::{be_nice, now, sleep, sleep_until, ClockKind};
 

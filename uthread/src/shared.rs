@@ -28,8 +28,8 @@ use slotmap::{Key as _, SlotMap};
 use crate::error::{panic_message, FailureKind, TaskletFailure, Thrown, WaitError};
 use crate::hooks::Hooks;
 use crate::local::Locals;
+use crate::pool::StackPool;
 use crate::sys::fiber::{self, Fiber, FiberExit};
-use crate::sys::stack::StackPool;
 use crate::tasklet::{BlockedOn, TaskletState};
 use crate::time::{Clock, Timers};
 use crate::wait::WaitRef;
@@ -158,6 +158,11 @@ pub(crate) struct Task {
     pub(crate) unwinding: Cell<bool>,
     pub(crate) atomic: Cell<bool>,
     pub(crate) switches: Cell<u64>,
+    /// Kill unwinds started in a row without the tasklet dying (it caught them).
+    pub(crate) kills: Cell<u32>,
+    /// It caught [`KILL_RETRIES`](crate::tasklet::KILL_RETRIES) kills in a row and was
+    /// parked (paused) instead of being unwound again.
+    pub(crate) kill_refused: Cell<bool>,
     /// What it is blocked on, cheaply (the full [`BlockedOn`] is built when asked).
     pub(crate) blocked: Cell<Blocked>,
     /// `None` for the main pseudo-tasklet and once the tasklet has ended. Borrowed by the
@@ -197,6 +202,8 @@ impl Task {
             timer_armed: Cell::new(false),
             deadline: Cell::new(Duration::ZERO),
             kill_requested: Cell::new(false),
+            kills: Cell::new(0),
+            kill_refused: Cell::new(false),
             unwinding: Cell::new(false),
             atomic: Cell::new(atomic),
             wake: Cell::new(None),
@@ -370,7 +377,7 @@ impl Task {
 pub(crate) struct Config {
     pub(crate) stack_size: usize,
     /// Default stack strategy for its tasklets (a spawn may override it).
-    pub(crate) stack_strategy: crate::sys::stack::StackStrategy,
+    pub(crate) stack_strategy: crate::stack::StackStrategy,
     pub(crate) max_idle_stacks: usize,
     /// Measure every slice (per-tasklet run time, longest slice, slice hook).
     pub(crate) timing: bool,
@@ -444,6 +451,8 @@ pub(crate) struct Shared {
     pub(crate) external_wakers: Cell<usize>,
     pub(crate) pumping: Cell<bool>,
     pub(crate) closing: Cell<bool>,
+    /// Its `Scheduler` was dropped while its pump ran: torn down when the pump returns.
+    pub(crate) orphaned: Cell<bool>,
     /// Wait refs whose drop may run user code, dropped by the pump.
     garbage: RefCell<Vec<Waits>>,
     /// Under a hard budget: when the running slice (or the whole call) must stop.
@@ -558,6 +567,7 @@ impl Shared {
                 external_wakers: Cell::new(0),
                 pumping: Cell::new(false),
                 closing: Cell::new(false),
+                orphaned: Cell::new(false),
                 garbage: RefCell::new(Vec::new()),
                 hard_deadline: Cell::new(None),
                 interrupted: RefCell::new(None),
@@ -864,7 +874,10 @@ impl Shared {
             // A hook or destructor called from inside the pump tried to block.
             PumpExit::Drained
         } else {
-            self.pump(PumpLimits::UNTIL_MAIN)
+            let exit = self.pump(PumpLimits::UNTIL_MAIN);
+            // One of its tasklets may have dropped the scheduler meanwhile.
+            self.finish_orphaned();
+            exit
         };
         let main = &self.main;
         if !matches!(exit, PumpExit::MainResumed) {
@@ -1202,14 +1215,11 @@ impl Shared {
         }
         let fiber = task.fiber.borrow_mut().take();
         if let Some(fiber) = fiber {
-            // The body has returned: taking the stack back runs no user code.
-            let mut stack = fiber.into_stack();
-            if !matches!(exit, Exit::Returned) {
-                // An unwind touched pages the tasklet may never have used: give them back
-                // (a system call, but an unwind costs far more).
-                stack.release_pages();
-            }
-            self.pool.borrow_mut().give(stack);
+            // The body has returned: taking the stack back runs no user code. An unwind
+            // may have touched pages the tasklet never used: the pool gives them back.
+            let stack = fiber.into_stack();
+            let unwound = !matches!(exit, Exit::Returned);
+            self.pool.borrow_mut().give(stack, unwound);
         }
         self.retire(task);
         self.tell_observer(task, exit);
@@ -1225,7 +1235,7 @@ impl Shared {
         if let Some(fiber) = fiber {
             // Dropping the closure runs user destructors: no scheduler borrow is held.
             let stack = fiber.into_stack();
-            self.pool.borrow_mut().give(stack);
+            self.pool.borrow_mut().give(stack, false);
         }
         self.tell_observer(task, exit);
     }

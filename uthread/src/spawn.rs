@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use crate::error::{SpawnError, Thrown, WaitError};
 use crate::shared::{current_shared, Blocked, Exit, ExitObserver, Shared, Wake};
+use crate::stack::StackStrategy;
 use crate::sys::fiber::Fiber;
-use crate::sys::stack::StackStrategy;
 use crate::tasklet::settle_after_switch;
 use crate::time::deadline_in;
 use crate::wait::{block_on, interrupted, pending_interrupt, Cancel, Slot, WaitKey, WaitList};

@@ -140,12 +140,45 @@ impl fmt::Display for Tasklet {
     }
 }
 
-/// Unwinds the calling tasklet because it is being killed.
+/// Kills a tasklet may catch in a row before it is parked rather than unwound again.
+///
+/// A kill is sticky: a tasklet that catches the [`TaskletExit`] unwind is killed again at
+/// its next blocking call. One that keeps catching it (a `catch_unwind` around a blocking
+/// call, in a loop) would never let [`Tasklet::kill`] return, so after this many kill
+/// unwinds in a row it is parked instead: paused, alive, with its kill still pending.
+/// `kill` then returns [`TaskletError::KillRefused`]; inserting the tasklet again gives
+/// it another round of kills, and a scheduler being dropped leaks it (and says so on
+/// stderr) rather than hang.
+pub const KILL_RETRIES: u32 = 16;
+
+/// Unwinds the calling tasklet because it is being killed (or parks it, when it has
+/// caught [`KILL_RETRIES`] kills in a row).
 pub(crate) fn unwind_kill() -> ! {
     if let Some(shared) = current_shared() {
-        shared.current.borrow().unwinding.set(true);
+        let me = shared.current_task();
+        if !Rc::ptr_eq(&me, &shared.main) {
+            let kills = me.kills.get() + 1;
+            me.kills.set(kills);
+            if kills > KILL_RETRIES {
+                park_refusing_kill(&shared, &me);
+                me.kills.set(1);
+            }
+        }
+        me.unwinding.set(true);
     }
     std::panic::resume_unwind(Box::new(TaskletExit))
+}
+
+/// Takes a tasklet that keeps catching its kill out of the run: paused, flagged. Returns
+/// if somebody inserts it again.
+#[cold]
+fn park_refusing_kill(shared: &Rc<Shared>, me: &Rc<Task>) {
+    me.kill_refused.set(true);
+    shared.dequeue(me, TaskletState::Paused);
+    // The kill is still requested, so the wake says Kill whatever woke it: ignore it,
+    // the caller unwinds again.
+    let _ = shared.switch_out_as(me);
+    me.kill_refused.set(false);
 }
 
 /// Whether the calling tasklet is running destructors of its own unwind (a kill, or a
@@ -428,10 +461,24 @@ impl Tasklet {
             unwind_kill();
         }
         if !self.task.started.get() {
+            if pending {
+                // Stays alive and runnable with the kill pending; its first slice
+                // unwinds it before its body runs.
+                if self.task.state.get() == TaskletState::Paused {
+                    shared.enqueue(&self.task, false);
+                }
+                return Ok(());
+            }
             shared.discard_unstarted(&self.task, Exit::Killed);
             return Ok(());
         }
-        self.deliver(&shared, Wake::Kill, pending)
+        self.deliver(&shared, Wake::Kill, pending)?;
+        if !pending && self.task.is_alive() && self.task.kill_refused.get() {
+            return Err(TaskletError::KillRefused {
+                kills: KILL_RETRIES,
+            });
+        }
+        Ok(())
     }
 
     /// Throws `error` into the tasklet: the blocking call it is in (or its next one, if

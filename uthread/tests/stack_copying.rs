@@ -14,7 +14,7 @@ use uthread::{Builder, Channel, Scheduler, StackStrategy};
 
 fn copying() -> Scheduler {
     Scheduler::builder()
-        .stack_strategy(StackStrategy::Copying)
+        .stack_strategy(support::copying())
         .build()
 }
 
@@ -67,16 +67,22 @@ fn corosensei_is_pinned_to_the_calibrated_version() {
 
 #[test]
 fn strategy_names_parse() {
+    use uthread::StackKind;
+    assert_eq!("copying".parse::<StackKind>(), Ok(StackKind::Copying));
     assert_eq!(
-        StackStrategy::from_name("copying"),
-        Some(StackStrategy::Copying)
+        " Dedicated\n".parse::<StackKind>(),
+        Ok(StackKind::Dedicated)
     );
+    let err = "shared".parse::<StackKind>().unwrap_err();
+    assert!(err.to_string().contains("\"shared\""), "{err}");
+    assert_eq!(StackStrategy::default(), StackStrategy::dedicated());
+    assert_eq!(StackStrategy::default().kind(), StackKind::Dedicated);
+    assert_eq!(support::copying().kind(), StackKind::Copying);
+    assert_eq!(support::copying().to_string(), "copying");
     assert_eq!(
-        StackStrategy::from_name(" Dedicated\n"),
-        Some(StackStrategy::Dedicated)
+        format!("{:?}", StackStrategy::dedicated()),
+        "StackStrategy::Dedicated"
     );
-    assert_eq!(StackStrategy::from_name("shared"), None);
-    assert_eq!(StackStrategy::default(), StackStrategy::Dedicated);
 }
 
 /// Builds a chain of frames, each holding data and a pointer to its parent's data, then
@@ -159,7 +165,7 @@ fn a_deep_suspension_then_a_shallow_one() {
 
 fn nested_reference(depth: usize, seed: u64) -> u64 {
     let sched = Scheduler::builder()
-        .stack_strategy(StackStrategy::Dedicated)
+        .stack_strategy(StackStrategy::dedicated())
         .build();
     let h = sched.spawn(move || nested(depth, seed, None, 0)).unwrap();
     sched.run().unwrap();
@@ -310,7 +316,7 @@ fn a_panic_in_a_copying_tasklet_unwinds_its_frames() {
 
 #[test]
 fn dedicated_and_copying_tasklets_share_a_scheduler() {
-    for default in [StackStrategy::Dedicated, StackStrategy::Copying] {
+    for default in [StackStrategy::dedicated(), support::copying()] {
         let sched = Scheduler::builder().stack_strategy(default).build();
         let ping = Channel::<u64>::new();
         let pong = Channel::<u64>::new();
@@ -318,7 +324,7 @@ fn dedicated_and_copying_tasklets_share_a_scheduler() {
         // A hot, deep tasklet on its own stack...
         let server = Builder::new()
             .name("server")
-            .stack_strategy(StackStrategy::Dedicated)
+            .stack_strategy(StackStrategy::dedicated())
             .spawn_on(&sched, move || {
                 let mut served = 0;
                 while let Ok(v) = ping_rx.receive() {
@@ -335,7 +341,7 @@ fn dedicated_and_copying_tasklets_share_a_scheduler() {
             let size = if c % 2 == 0 { 32 * 1024 } else { 64 * 1024 };
             clients.push(
                 Builder::new()
-                    .stack_strategy(StackStrategy::Copying)
+                    .stack_strategy(support::copying())
                     .stack_size(size)
                     .spawn_on(&sched, move || {
                         let mut acc = 0u64;
@@ -386,7 +392,7 @@ fn child_process_entry() {
     match role.as_str() {
         "overflow" => {
             let sched = Scheduler::builder()
-                .stack_strategy(StackStrategy::Copying)
+                .stack_strategy(support::copying())
                 .stack_size(64 * 1024)
                 .build();
             // Another copying tasklet runs first and stays suspended, so the header must
@@ -434,7 +440,7 @@ fn run_child(role: &str, extra_env: &[(&str, &str)]) -> std::process::Output {
         "--test-threads=1",
     ])
     .env(CHILD_VAR, role)
-    .env_remove("UTHREAD_STACK_STRATEGY");
+    .env_remove(support::TEST_STACKS_VAR);
     for (k, v) in extra_env {
         cmd.env(k, v);
     }
@@ -463,13 +469,14 @@ fn libc_sigsegv() -> i32 {
     11
 }
 
+/// The environment once chose copying for every default scheduler; it must not make a
+/// safe program use stack copying.
 #[test]
-fn the_environment_variable_selects_the_default_strategy() {
-    let out = run_child("env", &[("UTHREAD_STACK_STRATEGY", "copying")]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{out:?}");
-    assert!(stdout.contains("copying=1 in_use=0"), "{stdout}");
-    let out = run_child("env", &[("UTHREAD_STACK_STRATEGY", "dedicated")]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("copying=0 in_use=1"), "{stdout}");
+fn no_environment_variable_selects_stack_copying() {
+    for var in ["UTHREAD_STACK_STRATEGY", "UTHREAD_TEST_STACKS"] {
+        let out = run_child("env", &[(var, "copying")]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{out:?}");
+        assert!(stdout.contains("copying=0 in_use=1"), "{var}: {stdout}");
+    }
 }

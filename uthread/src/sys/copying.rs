@@ -82,8 +82,9 @@ use super::calibration::suspend_margin;
 use super::fiber::{self, FiberExit};
 use super::overflow;
 use super::prefetch;
-use super::stack::{GuardedStack, StackError};
+use super::stack::GuardedStack;
 use super::valgrind;
+use crate::stack::StackError;
 
 /// One guarded stack that the copying tasklets of one size take turns on.
 pub(crate) struct SharedStack {
@@ -105,14 +106,13 @@ pub(crate) struct SharedStack {
 }
 
 impl SharedStack {
-    /// Maps a shared stack with `size` usable bytes (already rounded to pages).
-    pub(crate) fn new(size: usize) -> Result<Rc<SharedStack>, StackError> {
+    /// Makes `stack` a shared stack for copying tasklets.
+    pub(crate) fn new(stack: GuardedStack) -> Result<Rc<SharedStack>, StackError> {
         let margin = suspend_margin().map_err(|msg| {
             StackError::Os(std::io::Error::other(format!(
                 "stack copying is unavailable: {msg}"
             )))
         })?;
-        let stack = GuardedStack::new(size)?;
         let (_, bottom) = stack.guard_range();
         let base = stack.base().get();
         Ok(Rc::new(SharedStack {
@@ -465,7 +465,7 @@ mod tests {
 
     use super::*;
     use crate::sys::fiber::{self, Fiber};
-    use crate::sys::stack::{round_stack_size, FiberStack};
+    use crate::sys::stack::{round_stack_size, FiberStack, GuardedStack};
 
     /// Records its id in a shared log when dropped.
     struct Guard(u32, Rc<RefCell<Vec<u32>>>);
@@ -496,7 +496,8 @@ mod tests {
 
     #[test]
     fn dropping_suspended_fibers_unwinds_each_from_its_own_frames() {
-        let stack = SharedStack::new(round_stack_size(64 * 1024)).unwrap();
+        let stack =
+            SharedStack::new(GuardedStack::new(round_stack_size(64 * 1024)).unwrap()).unwrap();
         let log = Rc::new(RefCell::new(Vec::new()));
         let mut fibers: Vec<Fiber> = (0..4)
             .map(|i| Fiber::new(on(&stack), sleeper(i, &log)))
@@ -523,7 +524,8 @@ mod tests {
 
     #[test]
     fn a_fiber_dropped_while_its_stack_is_busy_leaks_rather_than_corrupts() {
-        let stack = SharedStack::new(round_stack_size(64 * 1024)).unwrap();
+        let stack =
+            SharedStack::new(GuardedStack::new(round_stack_size(64 * 1024)).unwrap()).unwrap();
         let log = Rc::new(RefCell::new(Vec::new()));
         let mut victim = Fiber::new(on(&stack), sleeper(7, &log));
         assert!(victim.resume().is_none());
@@ -546,7 +548,8 @@ mod tests {
 
     #[test]
     fn an_unstarted_fiber_never_touches_the_stack() {
-        let stack = SharedStack::new(round_stack_size(64 * 1024)).unwrap();
+        let stack =
+            SharedStack::new(GuardedStack::new(round_stack_size(64 * 1024)).unwrap()).unwrap();
         let log = Rc::new(RefCell::new(Vec::new()));
         let mut running = Fiber::new(on(&stack), sleeper(1, &log));
         assert!(running.resume().is_none());

@@ -193,6 +193,22 @@ pub(crate) fn in_fiber() -> bool {
     YIELDER.with(|y| !y.get().is_null())
 }
 
+/// Runs `f` as if outside any fiber, so that it may resume fibers of its own (another
+/// scheduler's teardown, from one of this scheduler's tasklets). The running fiber's
+/// yielder is put back afterwards, even if `f` panics; `f` must not suspend the fiber it
+/// was called from (nothing in it can: with the yielder cleared, a suspend outside a
+/// fiber does nothing).
+pub(crate) fn outside_fibers<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(*const Yielder<(), ()>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            YIELDER.with(|y| y.set(self.0));
+        }
+    }
+    let _restore = Restore(YIELDER.with(|y| y.replace(ptr::null())));
+    f()
+}
+
 /// Suspends the running fiber back to the pump loop. Returns `false` (and does nothing)
 /// when called outside any fiber.
 pub(crate) fn suspend() -> bool {
