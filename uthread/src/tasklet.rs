@@ -462,11 +462,9 @@ impl Tasklet {
         }
         if !self.task.started.get() {
             if pending {
-                // Stays alive and runnable with the kill pending; its first slice
-                // unwinds it before its body runs.
-                if self.task.state.get() == TaskletState::Paused {
-                    shared.enqueue(&self.task, false);
-                }
+                // Stays alive, runnable at the back with the kill pending (as a started
+                // tasklet would); its first slice unwinds it before its body runs.
+                shared.enqueue(&self.task, false);
                 return Ok(());
             }
             shared.discard_unstarted(&self.task, Exit::Killed);

@@ -308,15 +308,9 @@ impl Model {
         if let Some(pos) = was_waiting {
             self.waiters.remove(pos);
         }
-        let unstarted = self.queue.iter().position(|e| *e == Entry::Start(i));
-        if let (true, Some(pos)) = (pending, unstarted) {
-            // Never ran: it keeps its place, alive, and unwinds when its turn comes.
-            self.queue[pos] = Entry::Doomed(i);
-            return;
-        }
-        let entry = self.remove_entries_of(i);
-        if pending && !matches!(entry, Some(Entry::Start(_))) {
-            // Made runnable at the back; it unwinds when its turn comes.
+        self.remove_entries_of(i);
+        if pending {
+            // Made runnable at the back (started or not); it unwinds when its turn comes.
             self.queue.push_back(Entry::Doomed(i));
         } else {
             self.tasks[i].alive = false;
