@@ -200,7 +200,7 @@ fn frame_100k(c: &mut Criterion) {
     group.throughput(Throughput::Elements(N as u64));
     group.sample_size(20);
 
-    let mut floor = uthread::FloorFrame::new(N).expect("map the floor's stacks");
+    let mut floor = uthread::bench::FloorFrame::new(N).expect("map the floor's stacks");
     floor.step();
     group.bench_function("100k_corosensei_raw", |b| b.iter(|| floor.step()));
     drop(floor);

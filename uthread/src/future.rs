@@ -11,11 +11,13 @@ use std::time::Duration;
 
 use slotmap::Key as _;
 
+use crate::block::{interrupted, pending_interrupt};
+use crate::core::current_shared;
 use crate::error::WaitError;
-use crate::remote::{HubInner, Notice};
-use crate::shared::{current_shared, Blocked, Waits, Wake};
+use crate::hub::{HubInner, Notice};
+use crate::state::{Blocked, Wake};
+use crate::task::Waits;
 use crate::time::deadline_in;
-use crate::wait::{interrupted, pending_interrupt};
 
 /// Wakes one tasklet through its scheduler's hub.
 struct TaskletWaker {

@@ -52,33 +52,39 @@
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
 
+mod block;
+mod budget;
 mod channel;
+mod clock;
+mod core;
 mod error;
 mod future;
 mod hooks;
+mod hub;
+mod id;
 pub mod local;
 mod parallel;
 mod pool;
+mod pump;
 mod queue;
-mod remote;
 mod remote_channel;
 mod scheduler;
 mod select;
-mod shared;
 mod spawn;
 mod stack;
+mod state;
 mod sync;
 mod sys;
+mod task;
 mod tasklet;
 mod teardown;
 mod time;
 mod wait;
 
-use std::fmt;
-use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
-
+pub use block::KILL_RETRIES;
+pub use budget::{Budget, Watchdog};
 pub use channel::{Channel, Iter, Preference};
+pub use clock::ClockKind;
 pub use error::{
     ChannelError, FailureKind, RecvError, RunError, SendError, SpawnError, TaskletError,
     TaskletFailure, Thrown, TryRecvError, TrySendError, WaitError,
@@ -87,102 +93,27 @@ pub use future::{block_on, block_on_timeout};
 pub use hooks::{
     ChannelCallback, ChannelEvent, ErrorHandler, ScheduleCallback, SliceHook, SliceInfo,
 };
+pub use id::{ObjectId, ObjectRef, TaskletExit, TaskletId};
 pub use parallel::{join_all, try_join_all, OnError, ParallelError};
 pub use queue::Queue;
 pub use remote_channel::{RemoteReceiver, RemoteSender};
-pub use scheduler::{
-    Budget, DeadlockReport, RunOutcome, Scheduler, SchedulerBuilder, Watchdog, DEFAULT_STACK_SIZE,
-};
+pub use scheduler::{DeadlockReport, RunOutcome, Scheduler, SchedulerBuilder, DEFAULT_STACK_SIZE};
 pub use select::{select, Receivable, Select, SelectArm};
 pub use spawn::{spawn, Builder, JoinError, JoinHandle};
 pub use stack::{ParseStackKindError, StackError, StackKind, StackPoolStats, StackStrategy};
+pub use state::{BlockedOn, TaskletState};
 pub use sync::{
     lock_report, oneshot, Barrier, BarrierWaitResult, BoundedSemaphore, Condition, Event, Lock,
     LockError, LockGuard, LockReport, OneshotReceiver, OneshotSender, RLock, RLockGuard, Semaphore,
     SemaphoreError, SemaphorePermit, ValueEvent,
 };
+pub use task::Tasklet;
+pub use tasklet::{current, preempt_point, run_count, schedule, schedule_remove, set_atomic};
+pub use time::{be_nice, now, sleep, sleep_until};
 
-/// Bare coroutines on stacks carved from one mapping: the physical floor that frame
-/// benchmarks compare against (not API).
-#[doc(hidden)]
-pub use sys::floor::FloorFrame;
-
-/// Stack copying's calibration, for the self-check in `tests/stack_copying.rs` (not API).
-#[doc(hidden)]
-pub use sys::calibration::{
-    calibrate as stack_copying_calibration, Calibration as StackCopyingCalibration,
-};
-pub use tasklet::{
-    current, preempt_point, run_count, schedule, schedule_remove, set_atomic, BlockedOn, Tasklet,
-    TaskletState, KILL_RETRIES,
-};
-pub use time::{be_nice, now, sleep, sleep_until, ClockKind};
-
-/// The panic payload that unwinds a killed tasklet. A `catch_unwind` inside a tasklet
-/// that catches it should resume the unwind (`std::panic::resume_unwind`); if it does
-/// not, the tasklet is killed again at its next blocking call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TaskletExit;
-
-/// Identifies a tasklet among the live tasklets of its scheduler.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TaskletId(pub(crate) u64);
-
-impl TaskletId {
-    /// The raw value (stable while the tasklet lives; reused slots get new versions).
-    pub fn as_u64(self) -> u64 {
-        self.0
-    }
-}
-
-impl fmt::Debug for TaskletId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#{}v{}", self.0 & 0xffff_ffff, self.0 >> 32)
-    }
-}
-
-impl fmt::Display for TaskletId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#{}", self.0 & 0xffff_ffff)
-    }
-}
-
-/// Identifies a channel or synchronisation object (unique in the process).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ObjectId(u64);
-
-impl ObjectId {
-    pub(crate) fn next() -> ObjectId {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        ObjectId(NEXT.fetch_add(1, Ordering::Relaxed))
-    }
-
-    /// The raw value.
-    pub fn as_u64(self) -> u64 {
-        self.0
-    }
-}
-
-impl fmt::Display for ObjectId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#{}", self.0)
-    }
-}
-
-/// A channel or primitive as named in [`BlockedOn`]: its id and optional name.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ObjectRef {
-    /// The object's id.
-    pub id: ObjectId,
-    /// The object's name, if it was given one.
-    pub name: Option<Rc<str>>,
-}
-
-impl fmt::Display for ObjectRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.name {
-            Some(name) => write!(f, "'{name}' ({})", self.id),
-            None => write!(f, "{}", self.id),
-        }
-    }
+/// Internals for the workspace's benchmarks, behind the `bench-internals` feature: not
+/// part of the API a game uses.
+#[cfg(feature = "bench-internals")]
+pub mod bench {
+    pub use crate::sys::floor::FloorFrame;
 }

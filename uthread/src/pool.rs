@@ -15,7 +15,8 @@ use std::rc::Rc;
 
 use crate::stack::{StackError, StackKind, StackPoolStats, StackStrategy};
 use crate::sys::copying::{SharedLease, SharedStack};
-use crate::sys::stack::{release_all_pages, round_stack_size, Carver, FiberStack, GuardedStack};
+use crate::sys::fiber::FiberStack;
+use crate::sys::stack::{release_all_pages, round_stack_size, Carver, GuardedStack};
 
 /// Cooling stacks released with one batch of system calls.
 const RELEASE_BATCH: usize = 64;

@@ -4,74 +4,23 @@ use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
 
+use crate::budget::{Budget, Watchdog};
+use crate::core::{install_default, Config, Enter, PumpExit, PumpLimits, Shared};
 use crate::error::{RunError, SpawnError, TaskletFailure};
 use crate::hooks::{ChannelCallback, ErrorHandler, ScheduleCallback, SliceHook};
+use crate::id::Key;
 use crate::pool::DEFAULT_WARM_STACKS;
-use crate::shared::{self, Config, Enter, PumpExit, PumpLimits, Shared};
 use crate::spawn::{spawn_in, Builder, JoinHandle};
 use crate::stack::{StackPoolStats, StackStrategy};
-use crate::sys::fiber;
+use crate::state::{BlockedOn, TaskletState};
 use crate::sys::overflow;
-use crate::tasklet::{BlockedOn, TaskletState};
+use crate::sys::switch;
 
-use crate::time::{Clock, ClockKind};
+use crate::clock::{Clock, ClockKind};
 use crate::Tasklet;
 
 /// Default usable stack size per tasklet.
 pub const DEFAULT_STACK_SIZE: usize = 128 * 1024;
-
-/// How much one run call may do before it returns.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Budget {
-    /// Until nothing is runnable.
-    Unlimited,
-    /// At most this many slices (resumes). Deterministic.
-    Resumes(u64),
-    /// Until this much wall time has passed; checked before each slice, so the call
-    /// overshoots by at most one slice.
-    Time(Duration),
-}
-
-/// A time limit on slices, with Stackless's hard and soft modes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Watchdog {
-    /// The limit.
-    pub limit: Duration,
-    /// Hard: a tasklet over the limit is interrupted at its next uthread call, taken out
-    /// of the run queue (paused) and handed back. Soft: the run returns after the
-    /// overrunning slice ends, and nothing is removed.
-    pub hard: bool,
-    /// The limit is for the whole run call rather than for each slice.
-    pub total: bool,
-}
-
-impl Watchdog {
-    /// A hard limit on each slice.
-    pub fn per_slice(limit: Duration) -> Watchdog {
-        Watchdog {
-            limit,
-            hard: true,
-            total: false,
-        }
-    }
-
-    /// A hard limit on the whole run call.
-    pub fn total(limit: Duration) -> Watchdog {
-        Watchdog {
-            limit,
-            hard: true,
-            total: true,
-        }
-    }
-
-    /// The same limit in soft mode.
-    pub fn soft(self) -> Watchdog {
-        Watchdog {
-            hard: false,
-            ..self
-        }
-    }
-}
 
 /// How a run call ended (failures come back as [`RunError`]).
 #[derive(Debug)]
@@ -187,7 +136,7 @@ impl SchedulerBuilder {
     pub fn build(self) -> Scheduler {
         overflow::install();
         let shared = Shared::new(self.config, Clock::new(self.clock), Default::default());
-        shared::install_default(&shared);
+        install_default(&shared);
         Scheduler { shared }
     }
 }
@@ -308,7 +257,7 @@ impl Scheduler {
     }
 
     fn run_with(&self, limits: PumpLimits) -> Result<RunOutcome, RunError> {
-        if fiber::in_fiber() || self.shared.pumping.get() {
+        if switch::in_fiber() || self.shared.pumping.get() {
             return Err(RunError::Nested);
         }
         let pending = self.shared.failures.borrow_mut().pop_front();
@@ -347,7 +296,7 @@ impl Scheduler {
     /// be_nice waiters of the previous tick. (A real clock reads the time.)
     pub fn tick(&self) {
         // Messages and wakes from other threads first, so they count for this tick.
-        self.shared.remote.drain_into(&self.shared);
+        self.shared.drain_remote();
         self.shared.expire_timers();
         self.shared.wake_nice();
         self.shared.compact_timers();
@@ -406,7 +355,7 @@ impl Scheduler {
 
     /// The handle of the tasklet with this id, if it is alive here.
     pub fn tasklet(&self, id: crate::TaskletId) -> Option<Tasklet> {
-        let key = shared::Key::from(slotmap::KeyData::from_ffi(id.0));
+        let key = Key::from(slotmap::KeyData::from_ffi(id.0));
         self.shared.task(key).map(Tasklet::from_task)
     }
 

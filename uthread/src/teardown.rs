@@ -6,9 +6,10 @@
 
 use std::rc::Rc;
 
-use crate::shared::{PumpExit, PumpLimits, Shared};
-use crate::sys::fiber;
-use crate::tasklet::{Tasklet, TaskletState};
+use crate::core::{PumpExit, PumpLimits, Shared};
+use crate::state::TaskletState;
+use crate::sys::switch;
+use crate::task::Tasklet;
 
 /// Rounds of killing in a teardown (destructors of the killed may spawn more tasklets).
 const TEARDOWN_ROUNDS: usize = 8;
@@ -21,7 +22,7 @@ impl Shared {
         if self.pumping.get() {
             self.kill_all_from_a_tasklet();
         } else {
-            fiber::outside_fibers(|| self.teardown_now());
+            switch::outside_fibers(|| self.teardown_now());
         }
     }
 
@@ -36,7 +37,7 @@ impl Shared {
             self.closing.set(true);
             return;
         }
-        fiber::outside_fibers(|| self.shut_down_now());
+        switch::outside_fibers(|| self.shut_down_now());
     }
 
     /// Tears down a scheduler whose handle was dropped during this pump call, once the
@@ -44,7 +45,7 @@ impl Shared {
     pub(crate) fn finish_orphaned(self: &Rc<Self>) {
         if self.orphaned.get() && !self.pumping.get() && !std::thread::panicking() {
             self.orphaned.set(false);
-            fiber::outside_fibers(|| self.shut_down_now());
+            switch::outside_fibers(|| self.shut_down_now());
         }
     }
 
@@ -63,7 +64,7 @@ impl Shared {
         // Queue, be_nice and registry entries hold tasklet records that may hold wait
         // refs or handles back into the scheduler: clear them to break the cycles.
         self.clear_queues();
-        crate::shared::uninstall(self);
+        crate::core::uninstall(self);
     }
 
     /// `kill_all` from inside a tasklet, where the teardown pump cannot run: kill each

@@ -1,5 +1,5 @@
-//! Stack copying: the calibration self-check, frames that survive being copied out and
-//! back, unwinding on kill and drop, tasklets of both strategies in one scheduler, and
+//! Stack copying (the calibration self-check is a unit test of `sys/calibration.rs`):
+//! frames that survive being copied out and back, unwinding on kill and drop, tasklets of both strategies in one scheduler, and
 //! an overflow on the shared stack reported with the tasklet's name.
 
 mod support;
@@ -16,35 +16,6 @@ fn copying() -> Scheduler {
     Scheduler::builder()
         .stack_strategy(support::copying())
         .build()
-}
-
-#[test]
-fn calibration_self_check() {
-    let cal = uthread::stack_copying_calibration().expect("calibration runs");
-    eprintln!("stack copying calibration: {cal:?}");
-    // The suspend path pushes at least RIP, RBX and RBP below its frame.
-    assert!(cal.margin >= 24, "{cal:?}");
-    assert!(cal.margin < 16 * 1024, "implausibly large margin: {cal:?}");
-    assert_eq!(cal.margin % 16, 0, "{cal:?}");
-    // The mark lives in the suspend path's own frame, so what is written below it cannot
-    // depend on how deep the caller is: one figure per fill pattern, whatever the depth.
-    for pattern in [0xa5, 0x5a] {
-        let per_depth: Vec<usize> = cal
-            .measurements
-            .iter()
-            .filter(|m| m.0 == pattern)
-            .map(|m| m.2)
-            .collect();
-        assert!(per_depth.len() >= 2, "{cal:?}");
-        assert!(
-            per_depth.iter().all(|&m| m == per_depth[0]),
-            "the margin depends on the caller: {cal:?}"
-        );
-        assert!(per_depth[0] < cal.margin, "{cal:?}");
-    }
-    // Calibrating again measures the same thing (the process-wide margin is reused).
-    let again = uthread::stack_copying_calibration().unwrap();
-    assert_eq!(again.margin, cal.margin);
 }
 
 #[test]

@@ -80,7 +80,7 @@ fn measure_uthread(strategy: StackStrategy, n: usize) -> Result<f64, Box<dyn Err
 
 /// Median frame time per coroutine for `n` bare coroutines on carved stacks.
 fn measure_floor(n: usize) -> Result<f64, Box<dyn Error>> {
-    let mut floor = uthread::FloorFrame::new(n)?;
+    let mut floor = uthread::bench::FloorFrame::new(n)?;
     floor.step();
     let times = (0..frames_for(n))
         .map(|_| {

@@ -16,7 +16,7 @@
 //!   free. A tasklet that never runs never touches the shared stack.
 //! - **Copy out.** When the fiber suspends, the slice `[lo, base)` of the shared stack is
 //!   copied into the fiber's heap buffer. `lo` is a lower bound of the suspended stack
-//!   pointer: the one and only suspend path ([`fiber::suspend_marked`], never inlined)
+//!   pointer: the one and only suspend path ([`switch::suspend_marked`], never inlined)
 //!   records the address of one of its locals, and `lo` is that address minus a margin
 //!   measured at start-up (`calibration.rs`). The buffer keeps its capacity, so a tasklet
 //!   that suspends at the same depth every time allocates once.
@@ -79,10 +79,10 @@ use corosensei::stack::{Stack, StackPointer};
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 
 use super::calibration::suspend_margin;
-use super::fiber::{self, FiberExit};
 use super::overflow;
 use super::prefetch;
 use super::stack::GuardedStack;
+use super::switch::{self, FiberExit, SuspendKind};
 use super::valgrind;
 use crate::stack::StackError;
 
@@ -354,7 +354,9 @@ impl CopyingFiber {
             valgrind::make_undefined(stack.base - top, top);
             self.phase = Phase::Started(Coroutine::with_stack(
                 SharedStackRef(Rc::clone(&stack)),
-                move |yielder: &Yielder<(), ()>, ()| fiber::run_body(yielder, body),
+                move |yielder: &Yielder<(), ()>, ()| {
+                    switch::run_body(yielder, SuspendKind::Marked, body)
+                },
             ));
         } else {
             self.restore_frames(was_resident);
@@ -362,9 +364,9 @@ impl CopyingFiber {
         let Phase::Started(co) = &mut self.phase else {
             panic!("resuming a finished fiber");
         };
-        fiber::take_suspend_mark();
+        switch::take_suspend_mark();
         let result = co.resume(());
-        let mark = fiber::take_suspend_mark();
+        let mark = switch::take_suspend_mark();
         let exit = match result {
             CoroutineResult::Yield(()) => {
                 // SAFETY: the fiber has just suspended and nothing has run on the stack
@@ -464,8 +466,8 @@ mod tests {
     use std::rc::Rc;
 
     use super::*;
-    use crate::sys::fiber::{self, Fiber};
-    use crate::sys::stack::{round_stack_size, FiberStack, GuardedStack};
+    use crate::sys::fiber::{Fiber, FiberStack};
+    use crate::sys::stack::{round_stack_size, GuardedStack};
 
     /// Records its id in a shared log when dropped.
     struct Guard(u32, Rc<RefCell<Vec<u32>>>);
@@ -488,7 +490,7 @@ mod tests {
             let _guard = Guard(id, log);
             let data = std::hint::black_box([id; 40]);
             loop {
-                assert!(fiber::suspend());
+                assert!(crate::sys::switch::suspend());
                 assert_eq!(data, [id; 40], "frames of fiber {id} were not restored");
             }
         }

@@ -40,7 +40,6 @@ use std::sync::OnceLock;
 use corosensei::stack::valgrind::ValgrindStackRegistration;
 use corosensei::stack::{Stack, StackPointer};
 
-use super::copying::SharedLease;
 use crate::stack::StackError;
 
 /// Smallest usable stack we hand out (below this even a panic message does not fit).
@@ -536,32 +535,5 @@ impl fmt::Debug for GuardedStack {
             .field("base", &format_args!("{:#x}", self.base.get()))
             .field("usable", &self.usable_size())
             .finish()
-    }
-}
-
-/// The stack a new fiber gets from the pool.
-#[derive(Debug)]
-pub(crate) enum FiberStack {
-    /// A stack of its own.
-    Dedicated(GuardedStack),
-    /// A place on a shared stack (stack copying).
-    Shared(SharedLease),
-}
-
-impl FiberStack {
-    /// Usable bytes (the depth the tasklet may reach).
-    pub(crate) fn usable_size(&self) -> usize {
-        match self {
-            FiberStack::Dedicated(stack) => stack.usable_size(),
-            FiberStack::Shared(lease) => lease.usable_size(),
-        }
-    }
-
-    /// Records which tasklet the stack is for, for the overflow report.
-    pub(crate) fn set_owner(&mut self, tasklet_id: u64, name: Option<&std::rc::Rc<str>>) {
-        match self {
-            FiberStack::Dedicated(stack) => stack.set_owner(tasklet_id, name.map_or("", |n| n)),
-            FiberStack::Shared(lease) => lease.set_owner(tasklet_id, name.cloned()),
-        }
     }
 }
