@@ -41,7 +41,10 @@ pub(crate) struct Calibration {
     /// The margin in use: the largest measurement, plus slack, rounded up to 16.
     pub(crate) margin: usize,
     /// Each measurement: fill pattern, caller depth, bytes written below the mark.
-    #[cfg_attr(not(test), allow(dead_code, reason = "read by the self-check test only"))]
+    #[cfg_attr(
+        not(test),
+        allow(dead_code, reason = "read by the self-check test only")
+    )]
     pub(crate) measurements: Vec<(u8, usize, usize)>,
 }
 
