@@ -117,6 +117,7 @@ pub use tasklet::{
     TaskletState, KILL_RETRIES,
 };
 pub use time::{be_nice, now, sleep, sleep_until, ClockKind};
+pub use uthread_macros::preemptible;
 
 /// The panic payload that unwinds a killed tasklet. A `catch_unwind` inside a tasklet
 /// that catches it should resume the unwind (`std::panic::resume_unwind`); if it does
