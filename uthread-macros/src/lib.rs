@@ -1,10 +1,9 @@
-//! The `#[preemptible]` attribute of [uthread]: a preempt point at every loop back-edge
-//! of a function, so that uthread's hard watchdog can interrupt it while it spins.
+//! The `#[preemptible]` attribute of the `uthread` crate: a preempt point at every loop
+//! back-edge of a function, so that uthread's hard watchdog can interrupt it while it
+//! spins.
 //!
 //! Use it through uthread, as `#[uthread::preemptible]`; the attribute's own docs say
 //! what it covers and what it cannot.
-//!
-//! [uthread]: https://example.invalid/uthread
 
 mod expand;
 mod points;
