@@ -110,6 +110,7 @@ pub use sync::{
 pub use task::Tasklet;
 pub use tasklet::{current, preempt_point, run_count, schedule, schedule_remove, set_atomic};
 pub use time::{be_nice, now, sleep, sleep_until};
+pub use uthread_macros::preemptible;
 
 /// Internals for the workspace's benchmarks, behind the `bench-internals` feature: not
 /// part of the API a game uses.

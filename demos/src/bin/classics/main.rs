@@ -7,6 +7,9 @@
 //! - `philosophers`: the dining philosophers with `Lock`s as forks, done right.
 //! - `philosophers-deadlock`: the same table done wrong; the scheduler reports the
 //!   deadlock (who waits on which fork) instead of hanging.
+//! - `runaway`: a script spins in plain Rust for 300 ms; the frame hangs until it ends.
+//! - `preempt`: the same loop under `#[uthread::preemptible]`, interrupted by a 2 ms hard
+//!   watchdog and resumed over many frames.
 //! - `all`: every one of them in turn, small.
 //!
 //! ```sh
@@ -15,7 +18,9 @@
 
 mod philosophers;
 mod pingpong;
+mod preempt;
 mod producer_consumer;
+mod runaway;
 mod sieve;
 
 use std::process::ExitCode;
@@ -75,6 +80,21 @@ enum Example {
         #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(2..))]
         philosophers: u32,
     },
+    /// A script spins in plain Rust without a uthread call: the frame hangs until it ends.
+    Runaway {
+        /// How long the script computes, in milliseconds.
+        #[arg(long, default_value_t = 300)]
+        spin_ms: u64,
+    },
+    /// The same loop under #[uthread::preemptible], interrupted by a hard watchdog.
+    Preempt {
+        /// How long the loop computes without interruptions, in milliseconds.
+        #[arg(long, default_value_t = 300)]
+        spin_ms: u64,
+        /// The hard watchdog's limit per slice, in milliseconds.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..))]
+        limit_ms: u64,
+    },
     /// Every example in turn, with the defaults.
     All,
 }
@@ -97,6 +117,8 @@ fn run(example: &Example) -> Outcome {
             meals,
         } => philosophers::run_correct(philosophers, meals),
         Example::PhilosophersDeadlock { philosophers } => philosophers::run_deadlock(philosophers),
+        Example::Runaway { spin_ms } => runaway::run(spin_ms),
+        Example::Preempt { spin_ms, limit_ms } => preempt::run(spin_ms, limit_ms),
         Example::All => {
             let examples = [
                 ("pingpong", Example::Pingpong { rounds: 5 }),
@@ -120,6 +142,14 @@ fn run(example: &Example) -> Outcome {
                 (
                     "philosophers-deadlock",
                     Example::PhilosophersDeadlock { philosophers: 5 },
+                ),
+                ("runaway", Example::Runaway { spin_ms: 300 }),
+                (
+                    "preempt",
+                    Example::Preempt {
+                        spin_ms: 300,
+                        limit_ms: 2,
+                    },
                 ),
             ];
             for (name, example) in &examples {
