@@ -151,7 +151,7 @@ impl Context {
     #[inline]
     pub fn world(&mut self) -> WorldAccess<'_> {
         let world = self.hub.borrow_world(self.entity);
-        WorldAccess::new(world, self.entity, &self.hub.world_holder)
+        WorldAccess::new(world, self.entity, &self.hub.loan)
     }
 
     /// A copy of one of this entity's components.
