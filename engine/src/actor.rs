@@ -159,9 +159,7 @@ pub(crate) fn start(
 /// if there was an actor.
 pub(crate) fn stop(hub: &Hub, world: &mut World, entity: Entity) -> Option<Rc<str>> {
     let slot = hub.actors.borrow_mut().remove(entity)?;
-    for (_, inbox) in &slot.inboxes {
-        inbox.close();
-    }
+    slot.inboxes.close_all();
     if slot.tasklet.is_alive() {
         let lent = hub.lend(world);
         // Killing a live tasklet from the main context cannot fail (it is neither main

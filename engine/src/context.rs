@@ -256,7 +256,7 @@ impl Context {
     /// [`Thrown`](uthread::ChannelError::Thrown) and
     /// [`Killed`](uthread::ChannelError::Killed) as for [`Context::be_nice`].
     pub fn recv<E: 'static>(&mut self) -> Result<E, RecvError> {
-        self.inbox::<E>().queue().get()
+        self.inbox::<E>().recv()
     }
 
     /// Like [`Context::recv`], giving up after `timeout` of game time.
@@ -265,7 +265,7 @@ impl Context {
     ///
     /// As [`Context::recv`], plus [`Timeout`](uthread::ChannelError::Timeout).
     pub fn recv_timeout<E: 'static>(&mut self, timeout: Duration) -> Result<E, RecvError> {
-        self.inbox::<E>().queue().get_timeout(timeout)
+        self.inbox::<E>().recv_timeout(timeout)
     }
 
     /// Takes the next event of type `E` if one is waiting.

@@ -14,14 +14,14 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 
-use frame_core::{Lent, WorldLoan};
+use frame_core::{Inboxes, Lent, WorldLoan};
 use hecs::{Entity, EntityBuilder, World};
 use uthread::{Tasklet, TaskletFailure, TaskletId};
 
 use crate::actor::{Actor, OnReturn};
 use crate::command::CommandQueue;
 use crate::error::SendError;
-use crate::inbox::{ErasedInbox, Inbox};
+use crate::inbox::Inbox;
 
 /// One actor, as the driver knows it.
 pub(crate) struct ActorSlot {
@@ -29,7 +29,7 @@ pub(crate) struct ActorSlot {
     pub(crate) name: Rc<str>,
     pub(crate) on_return: OnReturn,
     /// Its inboxes, one per event type, created on first use by either side.
-    pub(crate) inboxes: Vec<(TypeId, Box<dyn ErasedInbox>)>,
+    pub(crate) inboxes: Inboxes<Entity>,
     /// Its place in `Registry::dense`.
     dense_index: usize,
 }
@@ -59,7 +59,7 @@ impl Registry {
                 tasklet,
                 name,
                 on_return,
-                inboxes: Vec::new(),
+                inboxes: Inboxes::new(entity),
                 dense_index: self.dense.len(),
             },
         );
@@ -99,17 +99,7 @@ impl Registry {
 
     /// The inbox of `entity` for events of type `E`, made on first use.
     fn inbox<E: 'static>(&mut self, entity: Entity) -> Option<Inbox<E>> {
-        let slot = self.slots.get_mut(&entity)?;
-        let id = TypeId::of::<E>();
-        if let Some((_, inbox)) = slot.inboxes.iter().find(|(t, _)| *t == id) {
-            return inbox.as_any().downcast_ref::<Inbox<E>>().cloned();
-        }
-        let inbox = Inbox::<E>::new(entity);
-        // Most actors have one or two inboxes: grow one at a time rather than to the
-        // default first capacity of four (with a million actors, ~100 bytes each).
-        slot.inboxes.reserve_exact(1);
-        slot.inboxes.push((id, Box::new(inbox.clone())));
-        Some(inbox)
+        Some(self.slots.get_mut(&entity)?.inboxes.get_or_make::<E>())
     }
 }
 

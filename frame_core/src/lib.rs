@@ -10,6 +10,7 @@
 //!   that evicts a tasklet which suspended while holding it.
 //! - [`FrameStats`], [`Incident`], [`CrashPolicy`], [`OnReturn`]: the figures and
 //!   policies every host reports and applies the same way, generic over its entity id.
+//! - [`Inbox`], [`Inboxes`]: each actor's typed inboxes, fed without blocking.
 //! - [`StableHasher`]: for world hashes in determinism checks.
 //!
 //! It knows nothing of any ECS; `uthread` knows nothing of it.
@@ -51,6 +52,7 @@
 #![doc(html_no_source)]
 
 mod hash;
+mod inbox;
 mod loan;
 mod policy;
 mod pump;
@@ -58,6 +60,7 @@ mod stats;
 mod watchdog;
 
 pub use hash::StableHasher;
+pub use inbox::{Inbox, Inboxes};
 pub use loan::{Lent, WorldLoan};
 pub use policy::{CrashPolicy, OnReturn};
 pub use pump::{FramePump, PumpRun};
