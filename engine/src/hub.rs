@@ -11,107 +11,18 @@
 use std::any::{Any, TypeId};
 use std::cell::{Cell, RefCell, RefMut};
 use std::collections::HashMap;
-use std::rc::Rc;
 use std::time::Duration;
 
-use frame_core::{Inboxes, Lent, WorldLoan};
+use frame_core::{Lent, WorldLoan};
 use hecs::{Entity, EntityBuilder, World};
-use uthread::{Tasklet, TaskletFailure, TaskletId};
 
-use crate::actor::{Actor, OnReturn};
+use crate::actor::Actor;
 use crate::command::CommandQueue;
 use crate::error::SendError;
 use crate::inbox::Inbox;
 
-/// One actor, as the driver knows it.
-pub(crate) struct ActorSlot {
-    pub(crate) tasklet: Tasklet,
-    pub(crate) name: Rc<str>,
-    pub(crate) on_return: OnReturn,
-    /// Its inboxes, one per event type, created on first use by either side.
-    pub(crate) inboxes: Inboxes<Entity>,
-    /// Its place in `Registry::dense`.
-    dense_index: usize,
-}
-
-/// Entity <-> tasklet maps, plus a dense list of actor entities for cheap scans.
-#[derive(Default)]
-pub(crate) struct Registry {
-    slots: HashMap<Entity, ActorSlot>,
-    /// Every actor entity, in a deterministic order (spawn order, perturbed only by
-    /// deterministic swap-removes).
-    dense: Vec<Entity>,
-    by_tasklet: HashMap<TaskletId, Entity>,
-}
-
-impl Registry {
-    pub(crate) fn insert(
-        &mut self,
-        entity: Entity,
-        tasklet: Tasklet,
-        name: Rc<str>,
-        on_return: OnReturn,
-    ) {
-        self.by_tasklet.insert(tasklet.id(), entity);
-        self.slots.insert(
-            entity,
-            ActorSlot {
-                tasklet,
-                name,
-                on_return,
-                inboxes: Inboxes::new(entity),
-                dense_index: self.dense.len(),
-            },
-        );
-        self.dense.push(entity);
-    }
-
-    /// Forgets an actor. The caller closes its inboxes and kills its tasklet (outside the
-    /// registry's borrow: both run user code).
-    pub(crate) fn remove(&mut self, entity: Entity) -> Option<ActorSlot> {
-        let slot = self.slots.remove(&entity)?;
-        self.by_tasklet.remove(&slot.tasklet.id());
-        let index = slot.dense_index;
-        self.dense.swap_remove(index);
-        if let Some(&moved) = self.dense.get(index) {
-            if let Some(s) = self.slots.get_mut(&moved) {
-                s.dense_index = index;
-            }
-        }
-        Some(slot)
-    }
-
-    pub(crate) fn get(&self, entity: Entity) -> Option<&ActorSlot> {
-        self.slots.get(&entity)
-    }
-
-    pub(crate) fn entity_of(&self, tasklet: TaskletId) -> Option<Entity> {
-        self.by_tasklet.get(&tasklet).copied()
-    }
-
-    pub(crate) fn entities(&self) -> &[Entity] {
-        &self.dense
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.dense.len()
-    }
-
-    /// The inbox of `entity` for events of type `E`, made on first use.
-    fn inbox<E: 'static>(&mut self, entity: Entity) -> Option<Inbox<E>> {
-        Some(self.slots.get_mut(&entity)?.inboxes.get_or_make::<E>())
-    }
-}
-
-/// Something that happened to an actor during a slice, handled in the command phase.
-pub(crate) enum ActorEvent {
-    /// Its behaviour returned.
-    Returned(Entity),
-    /// Its tasklet panicked (from uthread's error handler).
-    Failed(TaskletFailure),
-    /// It suspended while holding the world and was killed for it.
-    HeldWorld(Entity),
-}
+pub(crate) type Registry = frame_core::Registry<Entity>;
+pub(crate) type ActorEvent = frame_core::ActorEvent<Entity>;
 
 /// A world change queued by a tasklet, applied in the command phase in queue order.
 pub(crate) enum WorldCommand {

@@ -10,6 +10,7 @@
 //!   that evicts a tasklet which suspended while holding it.
 //! - [`FrameStats`], [`Incident`], [`CrashPolicy`], [`OnReturn`]: the figures and
 //!   policies every host reports and applies the same way, generic over its entity id.
+//! - [`Registry`], [`ActorEvent`]: the actors a host knows, and what happened to them.
 //! - [`Inbox`], [`Inboxes`]: each actor's typed inboxes, fed without blocking.
 //! - [`StableHasher`]: for world hashes in determinism checks.
 //!
@@ -51,19 +52,23 @@
 //! ```
 #![doc(html_no_source)]
 
+mod error;
 mod hash;
 mod inbox;
 mod loan;
 mod policy;
 mod pump;
+mod registry;
 mod stats;
 mod watchdog;
 
+pub use error::SendError;
 pub use hash::StableHasher;
 pub use inbox::{Inbox, Inboxes};
 pub use loan::{Lent, WorldLoan};
 pub use policy::{CrashPolicy, OnReturn};
 pub use pump::{FramePump, PumpRun};
+pub use registry::{ActorEvent, ActorSlot, Registry};
 pub use stats::{FrameStats, Incident, IncidentKind, PhaseTimes, SliceSummary, TaskletTimes};
 pub use uthread::Budget;
 pub use watchdog::{judge_overruns, Described, SliceOverrun, WatchdogConfig, WatchdogPolicy};
