@@ -119,11 +119,18 @@ impl<'a> ScriptWorld<'a> {
     }
 
     /// One of the script's own components, to read (`None` if it has none of that
-    /// type). Other entities' components are read through `&World`
-    /// (`world.entity(e).get::<T>()`).
+    /// type). Other entities' components: [`ScriptWorld::read`].
     #[inline]
     pub fn get<T: Component>(&self) -> Option<&T> {
         self.world.get::<T>(self.entity)
+    }
+
+    /// A component of any entity, to read (`None` if the entity is gone or has none of
+    /// that type). (`World::get` is shadowed by [`ScriptWorld::get`], which reads the
+    /// script's own.)
+    #[inline]
+    pub fn read<T: Component>(&self, entity: Entity) -> Option<&T> {
+        self.world.get::<T>(entity)
     }
 
     /// One of the script's own components, to change.
