@@ -1,12 +1,13 @@
 //! The context a script receives: its entity, its world access, its inboxes, its waits.
 
-use std::any::{Any, TypeId};
+use std::any::TypeId;
 use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
 
 use bevy_ecs::component::{Component, Mutable};
 use bevy_ecs::entity::Entity;
+use frame_core::Inboxes;
 use uthread::{ChannelError, RecvError, Select, TryRecvError, WaitError};
 
 use crate::access::ScriptWorld;
@@ -62,7 +63,7 @@ pub struct ScriptContext {
     name: Rc<str>,
     hub: Rc<Hub>,
     /// Handles of this script's inboxes, so that receiving does not look them up.
-    inboxes: Vec<(TypeId, Box<dyn Any>)>,
+    inboxes: Inboxes<Entity>,
 }
 
 impl fmt::Debug for ScriptContext {
@@ -80,7 +81,7 @@ impl ScriptContext {
             entity,
             name,
             hub,
-            inboxes: Vec::new(),
+            inboxes: Inboxes::new(entity),
         }
     }
 
@@ -238,20 +239,13 @@ impl ScriptContext {
     /// copied into every inbox for their type that is open when they are routed, so a
     /// script opens it before it wants to hear them.
     pub fn inbox<M: 'static>(&mut self) -> Inbox<M> {
-        let id = TypeId::of::<M>();
-        if let Some((_, inbox)) = self.inboxes.iter().find(|(t, _)| *t == id) {
-            if let Some(inbox) = inbox.downcast_ref::<Inbox<M>>() {
-                return inbox.clone();
-            }
-        }
-        let inbox = self
-            .hub
-            .scripts
-            .borrow_mut()
-            .inbox::<M>(self.entity)
-            .unwrap_or_else(|| Inbox::closed(self.entity));
-        self.inboxes.push((id, Box::new(inbox.clone())));
-        inbox
+        let (hub, entity) = (&self.hub, self.entity);
+        self.inboxes.get_or_insert_with(|| {
+            hub.scripts
+                .borrow_mut()
+                .inbox::<M>(entity)
+                .unwrap_or_else(|| Inbox::closed(entity))
+        })
     }
 
     /// Receives the next message of type `M`, waiting until one arrives.

@@ -11,9 +11,9 @@ use bevy_ecs::entity::Entity;
 use bevy_ecs::world::World;
 use bevy_time::{Time, Virtual};
 use frame_core::{
-    judge_overruns, CrashPolicy, Described, FramePump, FrameStats, Incident, IncidentKind, OnReturn,
+    judge_overruns, CrashPolicy, FramePump, FrameStats, Incident, IncidentKind, OnReturn,
 };
-use uthread::{Scheduler, Tasklet};
+use uthread::Scheduler;
 
 use crate::hub::{FrameInfo, Hub, ScriptEvent};
 use crate::runtime::{Router, ScriptRuntime, ScriptStats};
@@ -142,25 +142,7 @@ impl Frame {
         let kills = {
             let scripts = self.hub.scripts.borrow();
             judge_overruns(config, overruns, stats, |id| {
-                match scripts
-                    .entity_of(id)
-                    .and_then(|e| Some((e, scripts.get(e)?)))
-                {
-                    Some((entity, slot)) => Described {
-                        entity: Some(entity),
-                        name: slot.name.to_string(),
-                        tasklet: Some(slot.tasklet.clone()),
-                    },
-                    None => {
-                        let tasklet = self.scheduler.tasklet(id);
-                        let name = tasklet.as_ref().and_then(Tasklet::name).unwrap_or_default();
-                        Described {
-                            entity: None,
-                            name,
-                            tasklet,
-                        }
-                    }
-                }
+                scripts.describe(id, &self.scheduler)
             })
         };
         for incident in kills {

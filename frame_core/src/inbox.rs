@@ -204,10 +204,20 @@ impl<E: Copy + fmt::Debug + 'static> Inboxes<E> {
 
     /// The inbox for events of type `M`, made now if there is none.
     pub fn get_or_make<M: 'static>(&mut self) -> Inbox<M, E> {
+        let owner = self.owner;
+        self.get_or_insert_with(|| Inbox::<M, E>::new(owner))
+    }
+
+    /// The inbox for events of type `M`, or `make`'s, kept from now on (a context
+    /// caches the handles it got from its registry this way).
+    pub fn get_or_insert_with<M: 'static>(
+        &mut self,
+        make: impl FnOnce() -> Inbox<M, E>,
+    ) -> Inbox<M, E> {
         if let Some(inbox) = self.get::<M>() {
             return inbox;
         }
-        let inbox = Inbox::<M, E>::new(self.owner);
+        let inbox = make();
         // Most actors have one or two inboxes: grow one at a time rather than to the
         // default first capacity of four (with a million actors, ~100 bytes each).
         self.by_type.reserve_exact(1);

@@ -6,10 +6,11 @@ use std::fmt;
 use std::hash::Hash;
 use std::rc::Rc;
 
-use uthread::{Tasklet, TaskletFailure, TaskletId};
+use uthread::{Scheduler, Tasklet, TaskletFailure, TaskletId};
 
 use crate::inbox::{Inbox, Inboxes};
 use crate::policy::OnReturn;
+use crate::watchdog::Described;
 
 /// One actor, as its host knows it.
 #[derive(Debug)]
@@ -89,6 +90,27 @@ impl<E: Copy + Eq + Hash + fmt::Debug + 'static> Registry<E> {
     /// The entity whose behaviour `tasklet` runs.
     pub fn entity_of(&self, tasklet: TaskletId) -> Option<E> {
         self.by_tasklet.get(&tasklet).copied()
+    }
+
+    /// The tasklet `id` as the watchdog reports it: its actor's entity and name, or
+    /// (for a tasklet that is no actor's) its own name, with its handle if alive.
+    pub fn describe(&self, id: TaskletId, scheduler: &Scheduler) -> Described<E> {
+        match self.entity_of(id).and_then(|e| Some((e, self.get(e)?))) {
+            Some((entity, slot)) => Described {
+                entity: Some(entity),
+                name: slot.name.to_string(),
+                tasklet: Some(slot.tasklet.clone()),
+            },
+            None => {
+                let tasklet = scheduler.tasklet(id);
+                let name = tasklet.as_ref().and_then(Tasklet::name).unwrap_or_default();
+                Described {
+                    entity: None,
+                    name,
+                    tasklet,
+                }
+            }
+        }
     }
 
     /// Every actor's entity, in a deterministic order.

@@ -4,13 +4,13 @@
 use std::time::Duration;
 
 use hecs::{Entity, World};
-use uthread::{Tasklet, TaskletId};
+use uthread::TaskletId;
 
 use super::FrameDriver;
 use crate::actor::{self, Crashed, OnReturn};
 use crate::hub::{ActorEvent, WorldCommand};
 use crate::stats::Incident;
-use frame_core::{judge_overruns, Described, IncidentKind};
+use frame_core::{judge_overruns, IncidentKind};
 
 impl FrameDriver {
     /// Reports every slice over the watchdog's limit and applies its policy to the
@@ -25,22 +25,7 @@ impl FrameDriver {
             let actors = self.hub.actors.borrow();
             let scheduler = &self.scheduler;
             judge_overruns(config, overruns, &mut self.stats, |id| {
-                match actors.entity_of(id).and_then(|e| Some((e, actors.get(e)?))) {
-                    Some((entity, slot)) => Described {
-                        entity: Some(entity),
-                        name: slot.name.to_string(),
-                        tasklet: Some(slot.tasklet.clone()),
-                    },
-                    None => {
-                        let tasklet = scheduler.tasklet(id);
-                        let name = tasklet.as_ref().and_then(Tasklet::name).unwrap_or_default();
-                        Described {
-                            entity: None,
-                            name,
-                            tasklet,
-                        }
-                    }
-                }
+                actors.describe(id, scheduler)
             })
         };
         for kill in kills {
