@@ -47,6 +47,10 @@
 //! ```
 #![doc(html_no_source)]
 
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod access;
 mod context;
 mod error;
