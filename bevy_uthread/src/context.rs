@@ -58,6 +58,13 @@ use crate::Inbox;
 /// // The first frame's time step is zero in Bevy; then 100 ms a frame.
 /// assert_eq!(seen, [true, true, true, false, false, false, true, true]);
 /// ```
+///
+/// A context belongs to its script's tasklet and cannot leave its thread:
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>() {}
+/// assert_send::<bevy_uthread::ScriptContext>();
+/// ```
 pub struct ScriptContext {
     entity: Entity,
     name: Rc<str>,

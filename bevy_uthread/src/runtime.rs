@@ -53,6 +53,14 @@ pub(crate) type Router = Box<dyn FnMut(&World, &Hub)>;
 /// }
 /// assert_eq!(app.world().get::<Hull>(ship).unwrap().0, 70);
 /// ```
+///
+/// Scripts are tasklets, which stay on the thread that made them, and so does the
+/// runtime:
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>() {}
+/// assert_send::<bevy_uthread::ScriptRuntime>();
+/// ```
 pub struct ScriptRuntime {
     // Dropped before the hub (the pump holds the other handle): the scheduler kills
     // (unwinds) every script left.

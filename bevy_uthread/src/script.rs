@@ -58,6 +58,20 @@ type Behaviour = Box<dyn FnOnce(&mut ScriptContext) + Send>;
 /// }
 /// assert!(app.world().get_entity(probe).is_err());
 /// ```
+///
+/// The script itself is data on an entity, so it is `Send` and `Sync` like every
+/// component (its closure must be `Send`; share tasklet primitives between scripts with
+/// [`ScriptContext::shared`] rather than capturing them):
+///
+/// ```
+/// fn assert_component<T: Send + Sync + 'static>() {}
+/// assert_component::<bevy_uthread::Script>();
+/// ```
+///
+/// ```compile_fail
+/// let channel = uthread::Channel::<u32>::new(); // !Send
+/// bevy_uthread::Script::new(move |_| drop(channel));
+/// ```
 #[derive(Component)]
 #[component(on_insert = Script::inserted, on_discard = Script::discarded)]
 pub struct Script {
