@@ -9,9 +9,11 @@
 # Environment:
 #   VALGRIND_LOG_DIR   where each binary's valgrind log goes (default target/valgrind)
 #   VALGRIND_JOBS      test binaries run at once (default 2: one per core here)
-#   VALGRIND_STRATEGIES stack strategies to run every binary with (default
+#   VALGRIND_STRATEGIES stack strategies to run every uthread binary with (default
 #                      "dedicated copying": each binary twice, the second time with
-#                      UTHREAD_STACK_STRATEGY=copying)
+#                      UTHREAD_TEST_STACKS=copying, which the suite's own schedulers
+#                      honour through the unsafe opt-in in tests/support; engine binaries
+#                      run once, their copying tests choose it themselves)
 #
 # uthread registers every stack it maps with valgrind (corosensei's
 # ValgrindStackRegistration, in uthread/src/sys/stack.rs), so switching between tasklet
@@ -23,7 +25,8 @@
 #   - overflow.rs: its tests re-run the binary in a child process that overflows a
 #     stack on purpose and dies of SIGSEGV at the guard page; valgrind reports that
 #     (deliberate) invalid write and the child's death. Run it natively.
-#   - million_tasklets.rs, scale.rs: a million tasklets and the 32,000-stack limit
+#   - million_tasklets.rs, million_copying.rs, scale.rs: a million tasklets and the
+#     32,000-stack limit
 #     take hours under valgrind's ~50x slowdown; they exercise the same code paths as
 #     the drop-storm tests, which do run (with a smaller N, see below).
 #   - uthread's unit test a_fiber_dropped_while_its_stack_is_busy_leaks_rather_than_corrupts
@@ -64,7 +67,7 @@ binary_args() {
 
 skip_binary() {
   case "$1" in
-    overflow | million_tasklets | scale) return 0 ;;
+    overflow | million_tasklets | million_copying | scale) return 0 ;;
     *) return 1 ;;
   esac
 }
@@ -75,18 +78,21 @@ echo "==> building the test binaries of: $packages"
 binaries=$(cargo test "${pkg_args[@]}" --features uthread/valgrind --no-run \
   --message-format=json 2>/dev/null |
   jq -r 'select(.reason == "compiler-artifact" and .profile.test == true and .executable != null)
-         | "\(.target.name) \(.executable)"')
+         | "\(.target.name) \(.executable) \(.package_id)"')
 
 start=$(date +%s)
 list=()
-while read -r name exe; do
+while read -r name exe package; do
   [ -n "$name" ] || continue
   if [ -n "$filter" ] && [[ "$name" != *"$filter"* ]]; then continue; fi
   if skip_binary "$name"; then
     echo "--- skip $name (see the header of this script)"
     continue
   fi
-  for strategy in $strategies; do list+=("$name $exe $strategy"); done
+  case "$package" in
+    */uthread#*) for strategy in $strategies; do list+=("$name $exe $strategy"); done ;;
+    *) list+=("$name $exe dedicated") ;;
+  esac
 done <<<"$binaries"
 
 run_one() {
@@ -94,7 +100,7 @@ run_one() {
   log="$log_dir/$name.$strategy.log"
   local t0 rc=0
   t0=$(date +%s)
-  UTHREAD_STACK_STRATEGY=$strategy valgrind --tool=memcheck --error-exitcode=97 --leak-check=full \
+  UTHREAD_TEST_STACKS=$strategy valgrind --tool=memcheck --error-exitcode=97 --leak-check=full \
     --errors-for-leak-kinds=definite --show-leak-kinds=definite \
     --track-origins=no --log-file="$log" \
     "$exe" --test-threads=1 -q $(binary_args "$name") >"$log.out" 2>&1 || rc=$?

@@ -200,7 +200,7 @@ fn frame_100k(c: &mut Criterion) {
     group.throughput(Throughput::Elements(N as u64));
     group.sample_size(20);
 
-    let mut floor = uthread::FloorFrame::new(N).expect("map the floor's stacks");
+    let mut floor = uthread::bench::FloorFrame::new(N).expect("map the floor's stacks");
     floor.step();
     group.bench_function("100k_corosensei_raw", |b| b.iter(|| floor.step()));
     drop(floor);
@@ -208,7 +208,6 @@ fn frame_100k(c: &mut Criterion) {
     let mut driver = FrameDriver::builder()
         .budget(Budget::Resumes(2 * N as u64))
         .timing(false)
-        .stack_strategy(uthread::StackStrategy::Copying)
         .build();
     let mut world = spawn_n_actors(&mut driver, N);
     group.bench_function("100k_engine", |b| {

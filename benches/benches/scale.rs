@@ -3,7 +3,7 @@
 //! tasklets, and a million suspended ones.
 //!
 //! `spawn/tasklet_compact` and `switch/tasklet_compact` mirror `spawn/tasklet_pooled` and
-//! `switch/tasklet` with `StackStrategy::Copying`. `frame/100k_uthread_compact` is one
+//! `switch/tasklet` with stack copying (the `unsafe` opt-in). `frame/100k_uthread_compact` is one
 //! frame in which 100,000 tasklets each do a little work and call `be_nice()` (throughput
 //! is tasklets, so the per-resume cost is its inverse; dedicated stacks cannot hold that
 //! many under the default `vm.max_map_count`). `memory/1m_tasklets` times spawning a
@@ -23,13 +23,13 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use uthread::{Budget, Builder, RunOutcome, Scheduler, StackStrategy};
+use uthread::{Budget, Builder, RunOutcome, Scheduler};
 
 const DT: Duration = Duration::from_millis(16);
 
 fn compact_scheduler() -> Scheduler {
     Scheduler::builder()
-        .stack_strategy(StackStrategy::Copying)
+        .stack_strategy(benches::copying_stacks())
         .build()
 }
 
@@ -74,7 +74,7 @@ fn frame(c: &mut Criterion) {
     group.bench_function("100k_uthread_compact", |b| {
         let sched = Scheduler::builder()
             .manual_clock()
-            .stack_strategy(StackStrategy::Copying)
+            .stack_strategy(benches::copying_stacks())
             .build();
         let stop = Rc::new(Cell::new(false));
         for i in 0..TASKLETS {
@@ -131,7 +131,7 @@ fn memory(c: &mut Criterion) {
             for _ in 0..iters {
                 let sched = Scheduler::builder()
                     .manual_clock()
-                    .stack_strategy(StackStrategy::Copying)
+                    .stack_strategy(benches::copying_stacks())
                     .build();
                 let before = resident_bytes();
                 let start = Instant::now();

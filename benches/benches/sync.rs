@@ -6,11 +6,9 @@
 //! right before the run call and stop it right after.
 //!
 //! `idle/1m_sleepers_1k_active` parks `UTHREAD_BENCH_SLEEPERS` far-future sleepers beside
-//! the 1,000 active tasklets. The default depends on the stack strategy
-//! (`UTHREAD_STACK_STRATEGY`): 30,000 with dedicated stacks (each live tasklet holds two
-//! kernel mappings and Linux allows 65,530 per process), 1,000,000 with stack copying.
-//! If spawning stops early (out of mappings or memory), the benchmark says how many it
-//! got and goes on with those.
+//! the 1,000 active tasklets (default 1,000,000, on default dedicated stacks). If spawning
+//! stops early (out of mappings or memory), the benchmark says how many it got and goes on
+//! with those.
 #![allow(
     missing_docs,
     reason = "criterion_group! and criterion_main! generate undocumented items"
@@ -23,7 +21,7 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use uthread::{be_nice, select, Channel, Lock, Scheduler, StackStrategy};
+use uthread::{be_nice, select, Channel, Lock, Scheduler};
 
 /// Sets the far-future sleeper count of `idle/1m_sleepers_1k_active`.
 const SLEEPERS_ENV: &str = "UTHREAD_BENCH_SLEEPERS";
@@ -236,10 +234,7 @@ fn sleeper_target() -> usize {
     {
         return n;
     }
-    match StackStrategy::from_env().unwrap_or_default() {
-        StackStrategy::Copying => 1_000_000,
-        StackStrategy::Dedicated => 30_000,
-    }
+    1_000_000
 }
 
 /// `idle/*`: one frame (advance the manual clock, run) with 1,000 tasklets calling

@@ -4,9 +4,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use demos::swarm::{
-    auto_stacks, Activity, Encounter, Position, Swarm, SwarmConfig, Vec2, AUTO_COPYING_ABOVE,
-};
+use demos::swarm::{copying_stacks, Activity, Encounter, Position, Swarm, SwarmConfig, Vec2};
 use engine::{Budget, StackStrategy};
 
 const SWARM: &str = env!("CARGO_BIN_EXE_swarm");
@@ -44,7 +42,7 @@ fn the_same_seed_and_resume_budget_replay_exactly() {
     let copying = {
         let config = SwarmConfig {
             budget: Budget::Resumes(8),
-            stacks: StackStrategy::Copying,
+            stacks: copying_stacks(),
             ..SwarmConfig::new(600, 3)
         };
         let mut swarm = Swarm::new(config).unwrap();
@@ -53,7 +51,7 @@ fn the_same_seed_and_resume_budget_replay_exactly() {
         }
         swarm
     };
-    assert_eq!(a.config().stacks, StackStrategy::Dedicated);
+    assert_eq!(a.config().stacks, StackStrategy::dedicated());
     assert_eq!(a.world_hash(), copying.world_hash());
 }
 
@@ -128,10 +126,13 @@ fn a_startled_animal_runs_away_then_rests_again() {
 }
 
 #[test]
-fn auto_picks_copying_stacks_only_for_big_swarms() {
-    assert_eq!(auto_stacks(10_000), StackStrategy::Dedicated);
-    assert_eq!(auto_stacks(AUTO_COPYING_ABOVE), StackStrategy::Dedicated);
-    assert_eq!(auto_stacks(AUTO_COPYING_ABOVE + 1), StackStrategy::Copying);
+fn swarms_of_any_size_default_to_dedicated_stacks() {
+    for entities in [10, 100_000, 1_000_000] {
+        assert_eq!(
+            SwarmConfig::new(entities, 1).stacks,
+            StackStrategy::dedicated()
+        );
+    }
 }
 
 fn json_of(args: &[&str]) -> serde_json::Value {

@@ -98,10 +98,9 @@ impl FrameDriverBuilder {
         self
     }
 
-    /// How actors' tasklets get their stacks (uthread's default otherwise, which the
-    /// `UTHREAD_STACK_STRATEGY` environment variable can set): a dedicated stack each,
-    /// or stack copying, for worlds with more actors than the kernel's memory mappings
-    /// allow dedicated stacks for (about 32,000 by default).
+    /// How actors' tasklets get their stacks: a dedicated guarded stack each (the
+    /// default, safe at any count), or stack copying, which is smaller per actor but only
+    /// `unsafe` code can choose (see `uthread::StackStrategy::copying`).
     pub fn stack_strategy(mut self, strategy: StackStrategy) -> FrameDriverBuilder {
         self.stack_strategy = Some(strategy);
         self

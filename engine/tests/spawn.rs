@@ -127,13 +127,12 @@ fn actors_get_distinct_reproducible_random_streams() {
 
 #[test]
 fn actors_run_on_copied_stacks_too() {
-    // Stack copying is how a world gets past the kernel's limit on memory mappings
-    // (about 32,000 dedicated stacks); uthread's own tests go that far, this one checks
-    // that actors, their world access and their unwinding work the same way on it.
+    // Stack copying (the `unsafe` opt-in, a third of the memory per actor): actors, their
+    // world access and their unwinding work the same way on it.
     let drops = common::Drops::new();
     let mut world = hecs::World::new();
     let mut driver = FrameDriver::builder()
-        .stack_strategy(engine::StackStrategy::Copying)
+        .stack_strategy(common::copying())
         .build();
     let actors: Vec<_> = (0..1_000u32)
         .map(|i| {

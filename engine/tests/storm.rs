@@ -396,12 +396,12 @@ fn despawn_storm(strategy: StackStrategy) {
 
 #[test]
 fn a_despawn_storm_on_dedicated_stacks_loses_nothing() {
-    despawn_storm(StackStrategy::Dedicated);
+    despawn_storm(StackStrategy::dedicated());
 }
 
 #[test]
 fn a_despawn_storm_on_copied_stacks_loses_nothing() {
-    despawn_storm(StackStrategy::Copying);
+    despawn_storm(common::copying());
 }
 
 /// The states an actor can be in when its driver is dropped.
@@ -553,10 +553,10 @@ fn drop_driver_with_every_state(strategy: StackStrategy) {
 
 #[test]
 fn dropping_a_driver_with_ten_thousand_actors_in_every_state_on_dedicated_stacks() {
-    drop_driver_with_every_state(StackStrategy::Dedicated);
+    drop_driver_with_every_state(StackStrategy::dedicated());
 }
 
 #[test]
 fn dropping_a_driver_with_ten_thousand_actors_in_every_state_on_copied_stacks() {
-    drop_driver_with_every_state(StackStrategy::Copying);
+    drop_driver_with_every_state(common::copying());
 }

@@ -6,11 +6,15 @@ use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
 
+use crate::block::{block_on, interrupted};
+use crate::block::{preempt_check, settle_after_switch};
+use crate::core::{current_shared, Shared};
 use crate::error::{ChannelError, RecvError, SendError, Thrown, TryRecvError, TrySendError};
-use crate::shared::{current_shared, Blocked, Shared, TaskletRef, Wake};
-use crate::tasklet::{preempt_check, settle_after_switch};
+use crate::state::{Blocked, Wake};
+use crate::task::TaskletRef;
+use crate::task::{Cancel, WaitKey};
 use crate::time::deadline_in;
-use crate::wait::{block_on, interrupted, Cancel, Slot, WaitKey, WaitList};
+use crate::wait::{Slot, WaitList};
 use crate::{ObjectId, ObjectRef, Tasklet};
 
 /// Who runs first when a send or receive finds its partner already waiting.
@@ -505,7 +509,7 @@ impl<T: 'static> Channel<T> {
             let st = self.inner.state.borrow();
             (st.preference, st.schedule_all)
         };
-        let same_scheduler = std::ptr::eq(partner.sched.as_ptr(), Rc::as_ptr(shared));
+        let same_scheduler = partner.belongs_to(shared);
         if !same_scheduler {
             partner.wake(Wake::Signaled, false);
             preempt_check(shared);
@@ -603,12 +607,12 @@ impl<T: 'static, R, F: FnOnce(T) -> R> crate::select::Arm<R> for RecvArm<'_, T, 
         st.closing && !sender_waiting
     }
 
-    fn register(&mut self, me: &TaskletRef) -> crate::wait::WaitRef {
+    fn register(&mut self, me: &TaskletRef) -> crate::task::WaitRef {
         let mut st = self.channel.inner.state.borrow_mut();
         st.senders_waiting = false;
         let key = st.waiters.push(me.clone(), Msg::Receiver);
         self.key = Some(key);
-        crate::wait::WaitRef {
+        crate::task::WaitRef {
             target: self.channel.inner.clone(),
             key,
         }
@@ -676,7 +680,7 @@ impl<T: 'static, R, F: FnOnce() -> R> crate::select::Arm<R> for SendArm<'_, T, F
         self.value.is_none() || (st.closing && !receiver_waiting)
     }
 
-    fn register(&mut self, me: &TaskletRef) -> crate::wait::WaitRef {
+    fn register(&mut self, me: &TaskletRef) -> crate::task::WaitRef {
         let value = self
             .value
             .take()
@@ -685,7 +689,7 @@ impl<T: 'static, R, F: FnOnce() -> R> crate::select::Arm<R> for SendArm<'_, T, F
         st.senders_waiting = true;
         let key = st.waiters.push(me.clone(), Msg::Value(value));
         self.key = Some(key);
-        crate::wait::WaitRef {
+        crate::task::WaitRef {
             target: self.channel.inner.clone(),
             key,
         }

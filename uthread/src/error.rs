@@ -4,7 +4,7 @@ use std::any::Any;
 use std::error::Error as StdError;
 use std::fmt;
 
-use crate::sys::stack::StackError;
+use crate::stack::StackError;
 use crate::TaskletId;
 
 /// An error delivered into a tasklet by [`Tasklet::throw`](crate::Tasklet::throw) or
@@ -301,11 +301,25 @@ pub enum TaskletError {
     NoScheduler,
     /// The tasklet belongs to a different scheduler than the caller.
     OtherScheduler,
+    /// The tasklet caught its kill this many times in a row and was parked (paused, still
+    /// alive, the kill still pending) instead of being unwound again; see
+    /// [`KILL_RETRIES`](crate::KILL_RETRIES).
+    KillRefused {
+        /// Kills it caught in a row.
+        kills: u32,
+    },
 }
 
 impl fmt::Display for TaskletError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            TaskletError::KillRefused { kills } => {
+                return write!(
+                    f,
+                    "the tasklet caught its kill {kills} times in a row; it is parked \
+                     (paused, alive), and inserting it again retries the kill"
+                )
+            }
             TaskletError::Dead => "the tasklet is dead",
             TaskletError::Blocked => "the tasklet is blocked",
             TaskletError::IsCurrent => "the operation cannot target the current tasklet",

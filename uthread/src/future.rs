@@ -11,11 +11,13 @@ use std::time::Duration;
 
 use slotmap::Key as _;
 
+use crate::block::{interrupted, pending_interrupt};
+use crate::core::current_shared;
 use crate::error::WaitError;
-use crate::remote::{HubInner, Notice};
-use crate::shared::{current_shared, Blocked, Waits, Wake};
+use crate::hub::{HubInner, Notice};
+use crate::state::{Blocked, Wake};
+use crate::task::Waits;
 use crate::time::deadline_in;
-use crate::wait::{interrupted, pending_interrupt};
 
 /// Wakes one tasklet through its scheduler's hub.
 struct TaskletWaker {
@@ -40,8 +42,15 @@ impl StdWake for TaskletWaker {
 
 /// Runs `future` to completion from a tasklet (or the main context), suspending the
 /// caller while it is pending. Other tasklets run meanwhile; an idle scheduler sleeps
-/// until the future's waker is called. The future is boxed on the heap, never polled
-/// from the tasklet's stack, so it is safe with every stack strategy.
+/// until the future's waker is called.
+///
+/// The future is moved into a box on the heap before it is polled, so its own state
+/// never lives on the tasklet's stack. That is all a box can do: a future that is itself
+/// a pointer (`pin!(fut)`, a `Pin<&mut F>` or `&mut F`) keeps its state wherever the
+/// pointer points, on the caller's stack for `pin!`. On the default (dedicated) stacks
+/// this is always fine, since a suspended tasklet's stack stays where it is; a tasklet
+/// on a copied stack (see [`StackStrategy::copying`](crate::StackStrategy::copying))
+/// must pass an owned future.
 ///
 /// # Errors
 ///

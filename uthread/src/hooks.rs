@@ -7,8 +7,8 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use crate::error::TaskletFailure;
-use crate::shared::{Shared, Task};
-use crate::{Tasklet, TaskletId};
+use crate::id::TaskletId;
+use crate::task::{Task, Tasklet};
 
 /// Receives tasklet failures (panics, uncaught errors) instead of [`Scheduler::run`].
 ///
@@ -74,102 +74,5 @@ impl fmt::Debug for Hooks {
             .field("channel", &self.channel.is_some())
             .field("slice", &self.slice.is_some())
             .finish()
-    }
-}
-
-impl Shared {
-    /// Before a slice: the schedule callback.
-    pub(crate) fn hooks_on_switch(self: &Rc<Self>, next: &Rc<Task>, starting: bool) {
-        let Some(mut cb) = self.take_hook(|h| h.schedule.take()) else {
-            return;
-        };
-        let prev = if starting {
-            None
-        } else {
-            let last = self.hooks.borrow().last.clone();
-            Some(Tasklet::from_task(
-                last.unwrap_or_else(|| self.main.clone()),
-            ))
-        };
-        let next_handle = Tasklet::from_task(next.clone());
-        cb(prev.as_ref(), Some(&next_handle));
-        let mut hooks = self.hooks.borrow_mut();
-        hooks.last = Some(next.clone());
-        if hooks.schedule.is_none() {
-            hooks.schedule = Some(cb);
-        }
-    }
-
-    /// A tasklet ended: the schedule callback with no `next`.
-    pub(crate) fn hooks_on_exit(self: &Rc<Self>, task: &Rc<Task>) {
-        let Some(mut cb) = self.take_hook(|h| h.schedule.take()) else {
-            return;
-        };
-        let prev = Tasklet::from_task(task.clone());
-        cb(Some(&prev), None);
-        let mut hooks = self.hooks.borrow_mut();
-        hooks.last = None;
-        if hooks.schedule.is_none() {
-            hooks.schedule = Some(cb);
-        }
-    }
-
-    /// After a slice: the slice hook. Returns whether one ran.
-    pub(crate) fn hooks_after_slice(
-        self: &Rc<Self>,
-        task: &Task,
-        start: Option<Instant>,
-        duration: Option<Duration>,
-        finished: bool,
-    ) -> bool {
-        let (Some(start), Some(duration)) = (start, duration) else {
-            return false;
-        };
-        let Some(mut hook) = self.take_hook(|h| h.slice.take()) else {
-            return false;
-        };
-        hook(&SliceInfo {
-            tasklet: task.key.id(),
-            start,
-            duration,
-            finished,
-        });
-        let mut hooks = self.hooks.borrow_mut();
-        if hooks.slice.is_none() {
-            hooks.slice = Some(hook);
-        }
-        true
-    }
-
-    /// A channel operation.
-    pub(crate) fn hooks_on_channel(
-        self: &Rc<Self>,
-        channel: crate::ObjectId,
-        channel_name: Option<&str>,
-        sending: bool,
-        will_block: bool,
-    ) {
-        let Some(mut cb) = self.take_hook(|h| h.channel.take()) else {
-            return;
-        };
-        let tasklet = Tasklet::from_task(self.current_task());
-        cb(&ChannelEvent {
-            channel,
-            channel_name,
-            tasklet: &tasklet,
-            sending,
-            will_block,
-        });
-        let mut hooks = self.hooks.borrow_mut();
-        if hooks.channel.is_none() {
-            hooks.channel = Some(cb);
-        }
-    }
-
-    /// Takes a hook out so it can run without the hooks borrowed (it may read state).
-    #[inline]
-    fn take_hook<T>(&self, take: impl FnOnce(&mut Hooks) -> Option<T>) -> Option<T> {
-        let mut hooks = self.hooks.try_borrow_mut().ok()?;
-        take(&mut hooks)
     }
 }

@@ -1,24 +1,10 @@
 //! Tasklet-local storage: values keyed by type, private to one tasklet, dropped when it
 //! ends.
 
-use std::any::{Any, TypeId};
-use std::collections::HashMap;
+use std::any::TypeId;
 
-use crate::shared::current_shared;
-
-/// One tasklet's local values.
-#[derive(Default)]
-pub(crate) struct Locals {
-    values: HashMap<TypeId, Box<dyn Any>>,
-}
-
-impl std::fmt::Debug for Locals {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Locals")
-            .field("len", &self.values.len())
-            .finish()
-    }
-}
+use crate::core::current_shared;
+use crate::task::Locals;
 
 /// Stores `value` in the calling tasklet's local storage, returning the previous value of
 /// that type. Returns `Err(value)` when the thread has no scheduler.

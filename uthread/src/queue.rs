@@ -7,11 +7,14 @@ use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
 
+use crate::block::wait_for;
+use crate::block::{preempt_check, settle_after_switch};
+use crate::core::current_shared;
 use crate::error::{ChannelError, RecvError, SendError, TryRecvError, TrySendError};
-use crate::shared::{current_shared, Blocked, Wake};
-use crate::tasklet::{preempt_check, settle_after_switch};
+use crate::state::{Blocked, Wake};
+use crate::task::{Cancel, WaitKey};
 use crate::time::deadline_in;
-use crate::wait::{wait_for, Cancel, WaitKey, WaitList};
+use crate::wait::WaitList;
 use crate::{ObjectId, ObjectRef};
 
 /// What a waiter offers: a getter nothing, a putter its value.
@@ -452,10 +455,10 @@ impl<T: 'static, R, F: FnOnce(T) -> R> crate::select::Arm<R> for GetArm<'_, T, F
         st.closed && st.items.is_empty()
     }
 
-    fn register(&mut self, me: &crate::shared::TaskletRef) -> crate::wait::WaitRef {
+    fn register(&mut self, me: &crate::task::TaskletRef) -> crate::task::WaitRef {
         let key = waiters(&self.queue.inner).push(me.clone(), Offer::Get);
         self.key = Some(key);
-        crate::wait::WaitRef {
+        crate::task::WaitRef {
             target: self.queue.inner.clone(),
             key,
         }

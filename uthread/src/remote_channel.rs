@@ -10,13 +10,17 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use crate::block::settle_after_switch;
+use crate::block::wait_for;
+use crate::core::Shared;
 use crate::error::{ChannelError, RecvError, TryRecvError};
-use crate::remote::{HubInner, Notice, RemoteTarget};
+use crate::hub::{HubInner, Notice, RemoteTarget};
 use crate::select::{Arm, Collected, Receivable, SelectArm};
-use crate::shared::{Blocked, Shared, TaskletRef, Wake};
-use crate::tasklet::settle_after_switch;
+use crate::state::{Blocked, Wake};
+use crate::task::TaskletRef;
+use crate::task::{Cancel, WaitKey, WaitRef};
 use crate::time::deadline_in;
-use crate::wait::{wait_for, Cancel, Slot, WaitKey, WaitList, WaitRef};
+use crate::wait::{Slot, WaitList};
 use crate::{ObjectId, ObjectRef};
 
 /// The part both threads see.

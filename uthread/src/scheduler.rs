@@ -4,73 +4,23 @@ use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
 
+use crate::budget::{Budget, Watchdog};
+use crate::core::{install_default, Config, Enter, PumpExit, PumpLimits, Shared};
 use crate::error::{RunError, SpawnError, TaskletFailure};
 use crate::hooks::{ChannelCallback, ErrorHandler, ScheduleCallback, SliceHook};
-use crate::shared::{self, Config, Enter, PumpExit, PumpLimits, Shared};
+use crate::id::Key;
+use crate::pool::DEFAULT_WARM_STACKS;
 use crate::spawn::{spawn_in, Builder, JoinHandle};
-use crate::sys::fiber;
+use crate::stack::{StackPoolStats, StackStrategy};
+use crate::state::{BlockedOn, TaskletState};
 use crate::sys::overflow;
-use crate::sys::stack::{StackPoolStats, StackStrategy};
-use crate::tasklet::{BlockedOn, TaskletState};
+use crate::sys::switch;
 
-use crate::time::{Clock, ClockKind};
+use crate::clock::{Clock, ClockKind};
 use crate::Tasklet;
 
 /// Default usable stack size per tasklet.
 pub const DEFAULT_STACK_SIZE: usize = 128 * 1024;
-
-/// How much one run call may do before it returns.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Budget {
-    /// Until nothing is runnable.
-    Unlimited,
-    /// At most this many slices (resumes). Deterministic.
-    Resumes(u64),
-    /// Until this much wall time has passed; checked before each slice, so the call
-    /// overshoots by at most one slice.
-    Time(Duration),
-}
-
-/// A time limit on slices, with Stackless's hard and soft modes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Watchdog {
-    /// The limit.
-    pub limit: Duration,
-    /// Hard: a tasklet over the limit is interrupted at its next uthread call, taken out
-    /// of the run queue (paused) and handed back. Soft: the run returns after the
-    /// overrunning slice ends, and nothing is removed.
-    pub hard: bool,
-    /// The limit is for the whole run call rather than for each slice.
-    pub total: bool,
-}
-
-impl Watchdog {
-    /// A hard limit on each slice.
-    pub fn per_slice(limit: Duration) -> Watchdog {
-        Watchdog {
-            limit,
-            hard: true,
-            total: false,
-        }
-    }
-
-    /// A hard limit on the whole run call.
-    pub fn total(limit: Duration) -> Watchdog {
-        Watchdog {
-            limit,
-            hard: true,
-            total: true,
-        }
-    }
-
-    /// The same limit in soft mode.
-    pub fn soft(self) -> Watchdog {
-        Watchdog {
-            hard: false,
-            ..self
-        }
-    }
-}
 
 /// How a run call ended (failures come back as [`RunError`]).
 #[derive(Debug)]
@@ -132,8 +82,8 @@ impl Default for SchedulerBuilder {
         SchedulerBuilder {
             config: Config {
                 stack_size: DEFAULT_STACK_SIZE,
-                stack_strategy: StackStrategy::from_env().unwrap_or_default(),
-                max_idle_stacks: usize::MAX,
+                stack_strategy: StackStrategy::dedicated(),
+                max_idle_stacks: DEFAULT_WARM_STACKS,
                 timing: false,
             },
             clock: ClockKind::Real,
@@ -149,20 +99,20 @@ impl SchedulerBuilder {
     }
 
     /// Default stack strategy for its tasklets (a spawn may override it with
-    /// [`Builder::stack_strategy`]): a dedicated stack each (the default), or stack
-    /// copying on shared stacks, bounded by memory rather than by kernel mappings. The
-    /// stack size means the same in both: how deep a tasklet may go before the guard page
-    /// stops it (copying tasklets of one size share one stack of that size).
-    ///
-    /// Without this call the builder follows the `UTHREAD_STACK_STRATEGY` environment
-    /// variable (`dedicated` or `copying`) when it is set, so a whole test suite can be
-    /// run in either mode.
+    /// [`Builder::stack_strategy`]): a dedicated stack each (the default, safe at any
+    /// count), or stack copying on shared stacks, which only `unsafe` code can choose
+    /// (see [`StackStrategy::copying`]). The stack size means the same in both: how deep a
+    /// tasklet may go before the guard page stops it (copying tasklets of one size share
+    /// one stack of that size).
     pub fn stack_strategy(mut self, strategy: StackStrategy) -> SchedulerBuilder {
         self.config.stack_strategy = strategy;
         self
     }
 
-    /// Most idle stacks kept per size for reuse (default: all of them).
+    /// Idle stacks per size that keep their memory for the next spawns (default 1024).
+    /// Beyond this watermark, stacks handed back by finished tasklets give their pages
+    /// back to the kernel (in batches) and are reused cold: a spawn still makes no system
+    /// call, but its first touches of the stack fault pages back in.
     pub fn max_idle_stacks(mut self, count: usize) -> SchedulerBuilder {
         self.config.max_idle_stacks = count;
         self
@@ -186,7 +136,7 @@ impl SchedulerBuilder {
     pub fn build(self) -> Scheduler {
         overflow::install();
         let shared = Shared::new(self.config, Clock::new(self.clock), Default::default());
-        shared::install_default(&shared);
+        install_default(&shared);
         Scheduler { shared }
     }
 }
@@ -307,7 +257,7 @@ impl Scheduler {
     }
 
     fn run_with(&self, limits: PumpLimits) -> Result<RunOutcome, RunError> {
-        if fiber::in_fiber() || self.shared.pumping.get() {
+        if switch::in_fiber() || self.shared.pumping.get() {
             return Err(RunError::Nested);
         }
         let pending = self.shared.failures.borrow_mut().pop_front();
@@ -346,7 +296,7 @@ impl Scheduler {
     /// be_nice waiters of the previous tick. (A real clock reads the time.)
     pub fn tick(&self) {
         // Messages and wakes from other threads first, so they count for this tick.
-        self.shared.remote.drain_into(&self.shared);
+        self.shared.drain_remote();
         self.shared.expire_timers();
         self.shared.wake_nice();
         self.shared.compact_timers();
@@ -405,7 +355,7 @@ impl Scheduler {
 
     /// The handle of the tasklet with this id, if it is alive here.
     pub fn tasklet(&self, id: crate::TaskletId) -> Option<Tasklet> {
-        let key = shared::Key::from(slotmap::KeyData::from_ffi(id.0));
+        let key = Key::from(slotmap::KeyData::from_ffi(id.0));
         self.shared.task(key).map(Tasklet::from_task)
     }
 
@@ -477,7 +427,7 @@ impl Scheduler {
         self.shared.pool.borrow().stats()
     }
 
-    /// Maps `count` dedicated stacks of the default size now, so the next `count`
+    /// Makes `count` dedicated stacks of the default size now, so the next `count`
     /// dedicated spawns make no system call. (Copying tasklets need no reservation.)
     ///
     /// # Errors
@@ -488,7 +438,8 @@ impl Scheduler {
         self.shared.pool.borrow_mut().reserve(size, count)
     }
 
-    /// Unmaps every idle stack in the pool (and every shared stack no tasklet uses).
+    /// Gives the memory of every idle stack in the pool back to the kernel, unmaps the
+    /// stack regions no live tasklet uses, and every shared stack no tasklet uses.
     pub fn trim_stacks(&self) {
         self.shared.pool.borrow_mut().trim();
     }
@@ -511,97 +462,12 @@ impl Scheduler {
     /// Kills every tasklet (unwinding each), as dropping the scheduler does. Called by one
     /// of its tasklets, it kills every other tasklet first and then the caller itself.
     pub fn kill_all(&self) {
-        if fiber::in_fiber() {
-            kill_all_from_a_tasklet(&self.shared);
-            return;
-        }
-        teardown(&self.shared);
+        self.shared.kill_all();
     }
-}
-
-/// `kill_all` from inside a tasklet, where the teardown pump cannot run: kill each other
-/// tasklet (each unwinds before its kill returns), then the caller (which unwinds at
-/// once). Unlike a drop, this leaves the scheduler open for new tasklets.
-fn kill_all_from_a_tasklet(shared: &Rc<Shared>) {
-    let me = shared.current_task();
-    let others: Vec<_> = shared
-        .registry
-        .borrow()
-        .values()
-        .filter(|t| !Rc::ptr_eq(t, &shared.main) && !Rc::ptr_eq(t, &me))
-        .cloned()
-        .collect();
-    for task in others {
-        let _ = Tasklet::from_task(task).kill();
-    }
-    if !Rc::ptr_eq(&me, &shared.main) {
-        let _ = Tasklet::from_task(me).kill();
-    }
-}
-
-/// Kills every tasklet, a few rounds in case destructors spawn more; whatever survives
-/// is abandoned (its stack is leaked rather than unwound blindly).
-fn teardown(shared: &Rc<Shared>) {
-    if fiber::in_fiber() || shared.pumping.get() {
-        shared.closing.set(true);
-        return;
-    }
-    let handler = shared.hooks.borrow_mut().error_handler.take();
-    let others = |shared: &Rc<Shared>| -> Vec<_> {
-        shared
-            .registry
-            .borrow()
-            .values()
-            .filter(|t| !Rc::ptr_eq(t, &shared.main))
-            .cloned()
-            .collect()
-    };
-    for _round in 0..8 {
-        let tasks = others(shared);
-        if tasks.is_empty() {
-            break;
-        }
-        for task in tasks {
-            let _ = Tasklet::from_task(task).kill_pending();
-        }
-        // Failures during teardown (a destructor panicking) are dropped: there is nobody
-        // left to report them to but stderr, where the panic hook already wrote them.
-        while let PumpExit::Failed(_) = shared.pump(PumpLimits::UNLIMITED) {}
-        shared.failures.borrow_mut().clear();
-    }
-    // Anything still alive refused to die (caught the kill and blocked forever): its
-    // stack is leaked rather than unwound blindly.
-    for task in others(shared) {
-        task.state.set(TaskletState::Dead);
-        let fiber = task.fiber.borrow_mut().take();
-        if let Some(fiber) = fiber {
-            std::mem::forget(fiber);
-        }
-        let removed = shared.registry.borrow_mut().remove(task.key);
-        drop(removed);
-    }
-    shared.alive.set(0);
-    let mut hooks = shared.hooks.borrow_mut();
-    if hooks.error_handler.is_none() {
-        hooks.error_handler = handler;
-    }
-    drop(hooks);
-    shared.refresh_hooks_active();
 }
 
 impl Drop for Scheduler {
     fn drop(&mut self) {
-        teardown(&self.shared);
-        self.shared.closing.set(true);
-        // The main context's tasklet-locals end with its scheduler, as a tasklet's end
-        // with the tasklet. They may refer to main's own record (a lock it acquired
-        // without a guard names main as its holder), a cycle that would leak the
-        // scheduler; dropping them also releases such locks, as for any tasklet.
-        let locals = self.shared.main.locals.borrow_mut().take();
-        drop(locals);
-        // Queue, be_nice and registry entries hold tasklet records that may hold wait
-        // refs or handles back into the scheduler: clear them to break the cycles.
-        self.shared.clear_queues();
-        shared::uninstall(&self.shared);
+        self.shared.shut_down();
     }
 }

@@ -11,11 +11,14 @@ use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
 
+use crate::block::settle_after_switch;
+use crate::block::{interrupted, pending_interrupt};
+use crate::core::current_shared;
 use crate::error::ChannelError;
-use crate::shared::{current_shared, Blocked, TaskletRef, Waits, Wake};
-use crate::tasklet::settle_after_switch;
+use crate::state::{Blocked, Wake};
+use crate::task::WaitRef;
+use crate::task::{TaskletRef, Waits};
 use crate::time::deadline_in;
-use crate::wait::{interrupted, pending_interrupt, WaitRef};
 use crate::ObjectId;
 
 /// What an arm found when it collected its wait entry after a wake.
@@ -247,7 +250,7 @@ impl<'a, R: 'a> Select<'a, R> {
     /// Registers on every open arm (once per object) and blocks.
     fn block(
         &mut self,
-        shared: &Rc<crate::shared::Shared>,
+        shared: &Rc<crate::core::Shared>,
         open: usize,
         deadline: Option<Duration>,
     ) -> Wake {

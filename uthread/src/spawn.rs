@@ -5,17 +5,18 @@ use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
 
+use crate::block::settle_after_switch;
+use crate::block::{block_on, interrupted, pending_interrupt};
+use crate::core::{current_shared, Shared};
 use crate::error::{SpawnError, Thrown, WaitError};
-use crate::shared::{current_shared, Blocked, Exit, ExitObserver, Shared, Wake};
+use crate::stack::StackStrategy;
+use crate::state::{Blocked, Wake};
 use crate::sys::fiber::Fiber;
-use crate::sys::stack::StackStrategy;
-use crate::tasklet::settle_after_switch;
+use crate::task::{Cancel, WaitKey};
+use crate::task::{Exit, ExitObserver, UncaughtThrow};
 use crate::time::deadline_in;
-use crate::wait::{block_on, interrupted, pending_interrupt, Cancel, Slot, WaitKey, WaitList};
+use crate::wait::{Slot, WaitList};
 use crate::{FailureKind, ObjectRef, Scheduler, Tasklet, TaskletExit};
-
-/// Panic payload for a tasklet that received a throw before it started.
-pub(crate) struct UncaughtThrow(pub(crate) Thrown);
 
 /// Options for a new tasklet: name, stack size, whether it starts paused.
 ///

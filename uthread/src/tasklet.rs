@@ -1,222 +1,19 @@
-//! Tasklet handles, their states, and the scheduling calls a tasklet makes on itself.
+//! What a tasklet handle can do to a tasklet (insert, remove, run, switch, kill, throw)
+//! and the scheduling calls a tasklet makes on itself (`schedule`, `schedule_remove`,
+//! `set_atomic`, `preempt_point`). The handle type itself is in `task.rs`.
 
-use std::fmt;
-use std::hash::{Hash, Hasher};
 use std::rc::Rc;
-use std::time::Duration;
 
+use crate::block::{preempt_check, settle_after_switch, unwind_kill, KILL_RETRIES};
+use crate::core::{current_shared, Shared};
 use crate::error::{TaskletError, Thrown, WaitError};
-use crate::shared::{current_shared, Exit, Shared, Task, Wake};
-use crate::{ObjectRef, TaskletExit, TaskletId};
-
-/// Where a tasklet stands (Stackless's states).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum TaskletState {
-    /// In the run queue: it runs when its turn comes.
-    Scheduled,
-    /// Running now (or, for the main context, not inside any tasklet).
-    Running,
-    /// Waiting on a channel, timer or primitive; not in the run queue.
-    Blocked,
-    /// Alive but neither queued nor blocked (created paused, or removed).
-    Paused,
-    /// Returned, killed or panicked.
-    Dead,
-}
-
-/// What a blocked tasklet waits for.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum BlockedOn {
-    /// Sending on a channel.
-    Send(ObjectRef),
-    /// Receiving on a channel.
-    Receive(ObjectRef),
-    /// A `select` over several arms.
-    Select {
-        /// How many arms it waits on.
-        arms: usize,
-    },
-    /// Sleeping until this game time.
-    Sleep {
-        /// The deadline (game time since the clock started).
-        until: Duration,
-    },
-    /// `be_nice`: waiting for the next tick.
-    NextTick,
-    /// Acquiring a lock.
-    Lock(ObjectRef),
-    /// Acquiring a semaphore.
-    Semaphore(ObjectRef),
-    /// Waiting on a condition variable.
-    Condition(ObjectRef),
-    /// Waiting for an event (or a one-shot value).
-    Event(ObjectRef),
-    /// Getting from a queue.
-    QueueGet(ObjectRef),
-    /// Putting into a full bounded queue.
-    QueuePut(ObjectRef),
-    /// Waiting at a barrier.
-    Barrier(ObjectRef),
-    /// Joining another tasklet.
-    Join(TaskletId),
-    /// Waiting for a `Future` to be woken.
-    Future,
-    /// Not recorded.
-    Unknown,
-}
-
-impl fmt::Display for BlockedOn {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            BlockedOn::Send(c) => write!(f, "sending on channel {c}"),
-            BlockedOn::Receive(c) => write!(f, "receiving on channel {c}"),
-            BlockedOn::Select { arms } => write!(f, "in a select over {arms} arms"),
-            BlockedOn::Sleep { until } => write!(f, "sleeping until t={:.3}s", until.as_secs_f64()),
-            BlockedOn::NextTick => f.write_str("waiting for the next tick (be_nice)"),
-            BlockedOn::Lock(o) => write!(f, "acquiring lock {o}"),
-            BlockedOn::Semaphore(o) => write!(f, "acquiring semaphore {o}"),
-            BlockedOn::Condition(o) => write!(f, "waiting on condition {o}"),
-            BlockedOn::Event(o) => write!(f, "waiting for event {o}"),
-            BlockedOn::QueueGet(o) => write!(f, "getting from queue {o}"),
-            BlockedOn::QueuePut(o) => write!(f, "putting into full queue {o}"),
-            BlockedOn::Barrier(o) => write!(f, "waiting at barrier {o}"),
-            BlockedOn::Join(t) => write!(f, "joining tasklet {t}"),
-            BlockedOn::Future => f.write_str("waiting for a future"),
-            BlockedOn::Unknown => f.write_str("blocked"),
-        }
-    }
-}
-
-/// A handle to a tasklet (cheap to clone). After the tasklet ends the handle still
-/// answers questions about it (its id and name; its state is `Dead`).
-///
-/// Tasklets are `!Send`: they belong to one scheduler on one thread.
-///
-/// ```compile_fail
-/// fn assert_send<T: Send>() {}
-/// assert_send::<uthread::Tasklet>();
-/// ```
-#[derive(Clone)]
-pub struct Tasklet {
-    task: Rc<Task>,
-}
-
-impl PartialEq for Tasklet {
-    fn eq(&self, other: &Self) -> bool {
-        Rc::ptr_eq(&self.task, &other.task)
-    }
-}
-
-impl Eq for Tasklet {}
-
-impl Hash for Tasklet {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        std::ptr::hash(Rc::as_ptr(&self.task), state);
-    }
-}
-
-impl fmt::Debug for Tasklet {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("Tasklet");
-        d.field("id", &self.id());
-        if let Some(name) = self.name() {
-            d.field("name", &name);
-        }
-        d.field("state", &self.state());
-        if let Some(on) = self.blocked_on() {
-            d.field("blocked_on", &on);
-        }
-        d.finish()
-    }
-}
-
-impl fmt::Display for Tasklet {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.name() {
-            Some(name) => write!(f, "{} '{name}'", self.id()),
-            None => write!(f, "{}", self.id()),
-        }
-    }
-}
-
-/// Unwinds the calling tasklet because it is being killed.
-pub(crate) fn unwind_kill() -> ! {
-    if let Some(shared) = current_shared() {
-        shared.current.borrow().unwinding.set(true);
-    }
-    std::panic::resume_unwind(Box::new(TaskletExit))
-}
-
-/// Whether the calling tasklet is running destructors of its own unwind (a kill, or a
-/// panic it suspended in), so that a kill must refuse its blocking call rather than unwind
-/// it again. The thread's panic count alone cannot tell: other stacks on the thread may be
-/// panicking.
-pub(crate) fn unwinding_from_kill() -> bool {
-    std::thread::panicking()
-        && current_shared().is_some_and(|shared| shared.current.borrow().unwinding.get())
-}
-
-/// After a switch that was not a blocking wait (kill, run, switch, a channel handing
-/// over): unwind on a kill; keep a thrown error for the next blocking call.
-#[inline]
-pub(crate) fn settle_after_switch(shared: &Rc<Shared>, wake: Wake) {
-    match wake {
-        Wake::Kill => unwind_kill(),
-        Wake::Thrown(t) => shared.current.borrow().set_pending(Wake::Thrown(t)),
-        Wake::Signaled | Wake::Timer | Wake::Deadlock => {}
-    }
-}
+use crate::state::{TaskletState, Wake};
+use crate::task::{Exit, Tasklet};
 
 impl Tasklet {
-    pub(crate) fn from_task(task: Rc<Task>) -> Tasklet {
-        Tasklet { task }
-    }
-
     /// The tasklet's scheduler, if it still exists.
     fn scheduler(&self) -> Option<Rc<Shared>> {
-        self.task.sched.upgrade()
-    }
-
-    /// This tasklet's id (unique among the live tasklets of its scheduler).
-    pub fn id(&self) -> TaskletId {
-        self.task.key.id()
-    }
-
-    /// Its name, if it was given one.
-    pub fn name(&self) -> Option<String> {
-        self.task.name.borrow().as_deref().map(str::to_owned)
-    }
-
-    /// Renames it (shown in reports and deadlock lists; an overflow report shows the name
-    /// it was spawned with).
-    pub fn set_name(&self, name: &str) {
-        *self.task.name.borrow_mut() = Some(Rc::from(name));
-    }
-
-    /// Where it stands now.
-    pub fn state(&self) -> TaskletState {
-        self.task.state.get()
-    }
-
-    /// Whether it has not finished yet.
-    pub fn is_alive(&self) -> bool {
-        self.task.is_alive()
-    }
-
-    /// Whether it is in the run queue.
-    pub fn is_scheduled(&self) -> bool {
-        self.state() == TaskletState::Scheduled
-    }
-
-    /// Whether it waits on a channel, timer or primitive.
-    pub fn is_blocked(&self) -> bool {
-        self.state() == TaskletState::Blocked
-    }
-
-    /// Whether it is alive but neither queued, running nor blocked.
-    pub fn is_paused(&self) -> bool {
-        self.state() == TaskletState::Paused
+        self.task.scheduler()
     }
 
     /// Whether it is the caller.
@@ -231,61 +28,6 @@ impl Tasklet {
     pub fn is_main(&self) -> bool {
         self.scheduler()
             .is_some_and(|s| Rc::ptr_eq(&s.main, &self.task))
-    }
-
-    /// Whether it has started running.
-    pub fn is_started(&self) -> bool {
-        self.task.started.get()
-    }
-
-    /// Whether it is atomic (the watchdog never interrupts it).
-    pub fn is_atomic(&self) -> bool {
-        self.task.atomic.get()
-    }
-
-    /// What it is blocked on, if it is blocked.
-    pub fn blocked_on(&self) -> Option<BlockedOn> {
-        self.task.blocked_on()
-    }
-
-    /// When a blocked tasklet's timer will wake it (game time since the clock started):
-    /// a sleep's end, or a timed wait's deadline. `None` if it waits without a deadline
-    /// or is not blocked.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let sched = uthread::Scheduler::builder().manual_clock().build();
-    /// let inbox = uthread::Queue::<u32>::new();
-    /// let rx = inbox.clone();
-    /// let t = sched.spawn(move || rx.get_timeout(Duration::from_secs(3))).unwrap();
-    /// sched.run().unwrap();
-    /// assert_eq!(t.tasklet().wake_deadline(), Some(Duration::from_secs(3)));
-    /// ```
-    pub fn wake_deadline(&self) -> Option<Duration> {
-        (self.task.state.get() == TaskletState::Blocked && self.task.timer_armed.get())
-            .then(|| self.task.deadline.get())
-    }
-
-    /// How many times it has been resumed.
-    pub fn switch_count(&self) -> u64 {
-        self.task.switches.get()
-    }
-
-    /// Wall time it has run, summed over its slices (measured only when the scheduler
-    /// times slices: see [`SchedulerBuilder::timing`](crate::SchedulerBuilder::timing)).
-    pub fn run_time(&self) -> Duration {
-        self.task.run_time.get()
-    }
-
-    /// The usable size of its stack, in bytes (0 for the main context and once dead).
-    pub fn stack_size(&self) -> usize {
-        if self.task.is_alive() {
-            self.task.stack_size.get()
-        } else {
-            0
-        }
     }
 
     /// Appends a paused tasklet to the run queue. Already scheduled, or the caller: no-op.
@@ -428,10 +170,22 @@ impl Tasklet {
             unwind_kill();
         }
         if !self.task.started.get() {
+            if pending {
+                // Stays alive, runnable at the back with the kill pending (as a started
+                // tasklet would); its first slice unwinds it before its body runs.
+                shared.enqueue(&self.task, false);
+                return Ok(());
+            }
             shared.discard_unstarted(&self.task, Exit::Killed);
             return Ok(());
         }
-        self.deliver(&shared, Wake::Kill, pending)
+        self.deliver(&shared, Wake::Kill, pending)?;
+        if !pending && self.task.is_alive() && self.task.kill_refused.get() {
+            return Err(TaskletError::KillRefused {
+                kills: KILL_RETRIES,
+            });
+        }
+        Ok(())
     }
 
     /// Throws `error` into the tasklet: the blocking call it is in (or its next one, if
@@ -591,7 +345,7 @@ pub fn schedule_remove() -> Result<(), WaitError> {
 fn wake_result(wake: Wake) -> Result<(), WaitError> {
     match wake {
         Wake::Signaled | Wake::Timer => Ok(()),
-        other => Err(crate::wait::interrupted(other)),
+        other => Err(crate::block::interrupted(other)),
     }
 }
 
@@ -613,21 +367,4 @@ pub fn preempt_point() {
     if let Some(shared) = current_shared() {
         preempt_check(&shared);
     }
-}
-
-/// The watchdog check made by uthread operations that do not block.
-#[inline]
-pub(crate) fn preempt_check(shared: &Rc<Shared>) {
-    let Some(deadline) = shared.hard_deadline.get() else {
-        return;
-    };
-    let me = shared.current_task();
-    if Rc::ptr_eq(&me, &shared.main) || me.atomic.get() || std::time::Instant::now() < deadline {
-        return;
-    }
-    shared.dequeue(&me, TaskletState::Paused);
-    *shared.interrupted.borrow_mut() = Some(me);
-    shared.hard_deadline.set(None);
-    let wake = shared.switch_out();
-    settle_after_switch(shared, wake);
 }

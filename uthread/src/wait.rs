@@ -5,48 +5,13 @@
 //! keeps a [`WaitRef`] back to each entry so that kill, throw and timeouts can take it off
 //! the list at once (a channel's balance is always exact). Whatever happens, the woken
 //! tasklet collects its own entry with [`WaitList::take`] when it runs again, which is
-//! where a send that failed gets its value back.
+//! where a send that failed gets its value back. Blocking on a list is in `block.rs`.
 
 use std::collections::VecDeque;
-use std::fmt;
-use std::rc::Rc;
-use std::time::Duration;
 
 use slotmap::SlotMap;
 
-use crate::error::WaitError;
-use crate::shared::{Blocked, Shared, TaskletRef, Waits, Wake};
-use crate::ObjectRef;
-
-slotmap::new_key_type! {
-    /// Names one entry in a wait list.
-    pub(crate) struct WaitKey;
-}
-
-/// Something a tasklet can be blocked on, seen from the scheduler: it can take the
-/// tasklet's entry off its queue.
-pub(crate) trait Cancel {
-    /// Takes the entry off the queue if it is still waiting; the owner collects it later.
-    /// Must touch only the primitive's own state (never the scheduler's).
-    fn cancel(&self, key: WaitKey);
-
-    /// The object, as named in a [`BlockedOn`] (None when the kind says it all).
-    fn describe(&self) -> Option<ObjectRef>;
-}
-
-/// A blocked tasklet's link to one of its wait entries.
-pub(crate) struct WaitRef {
-    pub(crate) target: Rc<dyn Cancel>,
-    pub(crate) key: WaitKey,
-}
-
-impl fmt::Debug for WaitRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WaitRef")
-            .field("key", &self.key)
-            .finish_non_exhaustive()
-    }
-}
+use crate::task::{TaskletRef, WaitKey};
 
 /// Where one waiter stands.
 pub(crate) enum Slot<P, R> {
@@ -207,84 +172,5 @@ impl<P, R> WaitList<P, R> {
             }) => Some(tasklet),
             _ => None,
         })
-    }
-}
-
-/// Blocks the caller on a new entry of `obj`'s wait list and returns why it woke, with
-/// the entry (served, or cancelled with its offer). A kill or throw already pending
-/// returns at once with the offer untouched.
-///
-/// The caller has already tried the operation without blocking; `deadline` is game time.
-pub(crate) fn block_on<O, P, R>(
-    shared: &Rc<Shared>,
-    obj: &Rc<O>,
-    list: fn(&O) -> std::cell::RefMut<'_, WaitList<P, R>>,
-    offer: P,
-    on: Blocked,
-    deadline: Option<Duration>,
-) -> (Wake, Slot<P, R>)
-where
-    O: Cancel + 'static,
-{
-    let me = shared.current_task();
-    if let Some(wake) = me.take_interrupt() {
-        return (wake, Slot::Cancelled(offer));
-    }
-    let key = list(obj).push(me.clone(), offer);
-    let target: Rc<dyn Cancel> = obj.clone();
-    let (tasklet, seq) = shared.block_current(on, Waits::One(WaitRef { target, key }));
-    if let Some(deadline) = deadline {
-        shared.arm_timer(&tasklet, seq, deadline);
-    }
-    drop(tasklet);
-    let wake = shared.switch_out_as(&me);
-    let slot = list(obj)
-        .take(key)
-        .expect("a wait entry is only removed by its owner");
-    (wake, slot)
-}
-
-/// A kill or throw waiting for the caller, which its next blocking call must deliver
-/// instead of blocking. While the caller unwinds from a kill, every blocking call is
-/// refused with `Wake::Kill` (which [`interrupted`] turns into `Killed`, not a second
-/// unwind).
-pub(crate) fn pending_interrupt(shared: &Rc<Shared>) -> Option<Wake> {
-    shared.take_interrupt()
-}
-
-/// The error for a wake that interrupted a blocking call; a kill unwinds instead (unless
-/// the caller is already unwinding, when it is refused with `Killed`).
-pub(crate) fn interrupted(wake: Wake) -> WaitError {
-    match wake {
-        Wake::Kill if !crate::tasklet::unwinding_from_kill() => crate::tasklet::unwind_kill(),
-        other => other.into_wait_error(),
-    }
-}
-
-/// [`block_on`], interpreted: `Ok((reply, wake))` when served, `Err((error, offer))`
-/// when interrupted (timeout, throw, deadlock). On a kill it unwinds, after the offer
-/// is dropped. A served caller must turn `reply` into whatever releases it on drop (a
-/// lock guard, say) *before* calling [`settle_after_switch`](crate::tasklet::settle_after_switch)
-/// with `wake`, since a kill that arrived after it was served unwinds there.
-pub(crate) fn wait_for<O, P, R>(
-    shared: &Rc<Shared>,
-    obj: &Rc<O>,
-    list: fn(&O) -> std::cell::RefMut<'_, WaitList<P, R>>,
-    offer: P,
-    on: Blocked,
-    deadline: Option<Duration>,
-) -> Result<(R, Wake), (WaitError, P)>
-where
-    O: Cancel + 'static,
-{
-    let (wake, slot) = block_on(shared, obj, list, offer, on, deadline);
-    match slot {
-        Slot::Done(reply) => Ok((reply, wake)),
-        Slot::Cancelled(offer) | Slot::Waiting(offer) => {
-            // A kill unwinds here (dropping `offer`); anything else comes back.
-            let error = interrupted(wake);
-            Err((error, offer))
-        }
-        Slot::Moving => unreachable!("wait slot observed mid-move"),
     }
 }

@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 
 use support::{Drops, Log, Token};
 use uthread::{
-    Builder, Channel, ChannelError, Preference, RunOutcome, Scheduler, SendError, TryRecvError,
-    TrySendError,
+    Builder, Channel, ChannelError, Preference, RunOutcome, SendError, TryRecvError, TrySendError,
 };
 
 #[derive(Debug, PartialEq)]
@@ -32,7 +31,7 @@ struct Cargo {
 
 #[test]
 fn rendezvous_pairs_senders_and_receivers_in_fifo_order() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let ch = Channel::<&'static str>::new();
     for v in ["a", "b", "c"] {
         let tx = ch.clone();
@@ -74,7 +73,7 @@ fn rendezvous_pairs_senders_and_receivers_in_fifo_order() {
 
 #[test]
 fn send_blocks_until_a_receiver_takes_the_value() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let ch = Channel::<u32>::new();
     let log = Log::new();
     let (tx, l) = (ch.clone(), log.clone());
@@ -95,7 +94,7 @@ fn send_blocks_until_a_receiver_takes_the_value() {
 
 /// A receiver blocks first; then a sender `s` arrives, with `x` queued behind it.
 fn sender_meets_waiting_receiver(configure: impl FnOnce(&Channel<u8>)) -> Vec<String> {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let ch = Channel::<u8>::new();
     configure(&ch);
     let log = Log::new();
@@ -126,7 +125,7 @@ fn sender_meets_waiting_receiver(configure: impl FnOnce(&Channel<u8>)) -> Vec<St
 
 /// A sender blocks first; then a receiver `r` arrives, with `x` queued behind it.
 fn receiver_meets_waiting_sender(configure: impl FnOnce(&Channel<u8>)) -> Vec<String> {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let ch = Channel::<u8>::new();
     configure(&ch);
     let log = Log::new();
@@ -239,7 +238,7 @@ fn preferences_map_to_stackless_numbers() {
 
 #[test]
 fn main_receiving_from_a_waiting_sender_with_receiver_preference_carries_on() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let ch = Channel::<u8>::new();
     let log = Log::new();
     let (tx, l) = (ch.clone(), log.clone());
@@ -261,7 +260,7 @@ fn main_receiving_from_a_waiting_sender_with_receiver_preference_carries_on() {
 
 #[test]
 fn send_throw_makes_the_receiver_fail_with_the_error() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let ch = Channel::<u32>::new();
     let rx = ch.clone();
     let receiver = sched.spawn(move || rx.receive()).unwrap();
@@ -291,7 +290,7 @@ fn send_throw_makes_the_receiver_fail_with_the_error() {
 
 #[test]
 fn send_sequence_sends_each_item_and_counts_them() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let ch = Channel::<u32>::new();
     let rx = ch.clone();
     let receiver = sched.spawn(move || rx.iter().collect::<Vec<_>>()).unwrap();
@@ -310,7 +309,7 @@ fn send_sequence_sends_each_item_and_counts_them() {
 
 #[test]
 fn send_sequence_stops_at_the_first_failure_and_returns_the_value() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let ch = Channel::<u32>::new();
     let rx = ch.clone();
     sched
@@ -337,7 +336,7 @@ fn send_sequence_stops_at_the_first_failure_and_returns_the_value() {
 
 #[test]
 fn iterating_receives_until_closed_and_drained_of_senders() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let ch = Channel::<u32>::new();
     for v in 1..=3 {
         let tx = ch.clone();
@@ -363,7 +362,7 @@ fn iterating_receives_until_closed_and_drained_of_senders() {
 
 #[test]
 fn close_keeps_waiters_until_a_partner_comes_and_refuses_new_blocking_calls() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let ch = Channel::<u32>::new();
     let mut receivers = Vec::new();
     for _ in 0..2 {
@@ -411,7 +410,7 @@ fn close_keeps_waiters_until_a_partner_comes_and_refuses_new_blocking_calls() {
 
 #[test]
 fn a_send_that_would_block_on_a_closing_channel_fails_even_with_senders_waiting() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let ch = Channel::<u32>::new();
     let tx = ch.clone();
     sched.spawn(move || tx.send(1).unwrap()).unwrap();
@@ -438,7 +437,7 @@ fn a_send_that_would_block_on_a_closing_channel_fails_even_with_senders_waiting(
 
 #[test]
 fn open_reverses_closing() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let ch = Channel::<u32>::new();
     ch.close();
     assert!(ch.is_closing() && ch.is_closed());
@@ -455,7 +454,7 @@ fn open_reverses_closing() {
 
 #[test]
 fn close_now_wakes_every_waiter_and_gives_senders_their_values_back() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let drops = Drops::new();
     let ch = Channel::<Cargo>::new();
     let mut senders = Vec::new();
@@ -490,7 +489,7 @@ fn close_now_wakes_every_waiter_and_gives_senders_their_values_back() {
 
 #[test]
 fn close_now_wakes_blocked_receivers_with_closed() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let ch = Channel::<u32>::new();
     let receivers: Vec<_> = (0..3)
         .map(|_| {
@@ -510,7 +509,7 @@ fn close_now_wakes_blocked_receivers_with_closed() {
 
 #[test]
 fn try_send_and_try_receive_never_block() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let ch = Channel::<u32>::new();
     assert!(matches!(ch.try_send(1), Err(TrySendError::Full(1))));
     assert!(matches!(ch.try_receive(), Err(TryRecvError::Empty)));
@@ -561,7 +560,7 @@ fn try_send_and_try_receive_never_block() {
 
 #[test]
 fn send_timeout_gives_up_at_the_deadline_with_the_value_back() {
-    let sched = Scheduler::builder().manual_clock().build();
+    let sched = support::builder().manual_clock().build();
     let ch = Channel::<u32>::new();
     let tx = ch.clone();
     let sender = sched
@@ -591,7 +590,7 @@ fn send_timeout_gives_up_at_the_deadline_with_the_value_back() {
 
 #[test]
 fn receive_timeout_gives_up_at_the_deadline() {
-    let sched = Scheduler::builder().manual_clock().build();
+    let sched = support::builder().manual_clock().build();
     let ch = Channel::<u32>::new();
     let rx = ch.clone();
     let receiver = sched
@@ -612,7 +611,7 @@ fn receive_timeout_gives_up_at_the_deadline() {
 
 #[test]
 fn a_timed_operation_served_in_time_succeeds_and_disarms_its_timer() {
-    let sched = Scheduler::builder().manual_clock().build();
+    let sched = support::builder().manual_clock().build();
     let ch = Channel::<u32>::new();
     let rx = ch.clone();
     let receiver = sched
@@ -639,7 +638,7 @@ fn a_timed_operation_served_in_time_succeeds_and_disarms_its_timer() {
 
 #[test]
 fn main_receive_timeout_on_a_real_clock_times_out() {
-    let _sched = Scheduler::new();
+    let _sched = support::scheduler();
     let ch = Channel::<u32>::new();
     let t0 = Instant::now();
     assert!(matches!(
@@ -652,7 +651,7 @@ fn main_receive_timeout_on_a_real_clock_times_out() {
 
 #[test]
 fn values_are_moved_not_cloned() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let drops = Drops::new();
     let ch = Channel::<Cargo>::with_name("freight");
     // Once through a waiting receiver, once through a waiting sender.
@@ -752,7 +751,7 @@ fn channel_calls_without_a_scheduler_fail() {
 
 #[test]
 fn a_named_tasklet_blocked_on_a_named_channel_shows_in_its_debug() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let ch = Channel::<u8>::with_name("radio");
     let rx = ch.clone();
     let h = Builder::new()
@@ -770,7 +769,7 @@ fn a_named_tasklet_blocked_on_a_named_channel_shows_in_its_debug() {
 
 #[test]
 fn an_idle_report_names_the_next_live_deadline_not_a_disarmed_one() {
-    let sched = Scheduler::builder().manual_clock().build();
+    let sched = support::builder().manual_clock().build();
     let ch = Channel::<u32>::new();
     let rx = ch.clone();
     sched
@@ -793,8 +792,8 @@ fn an_idle_report_names_the_next_live_deadline_not_a_disarmed_one() {
 
 #[test]
 fn a_channel_shared_by_two_schedulers_on_one_thread() {
-    let a = Scheduler::new();
-    let b = Scheduler::new();
+    let a = support::scheduler();
+    let b = support::scheduler();
     let ch = Channel::<u32>::new();
     let rx = ch.clone();
     let receiver = Builder::new()

@@ -2,11 +2,11 @@
 //! deadlock error instead of hanging, and `run()` reports which tasklets are blocked on
 //! what, in several shapes.
 
+mod support;
+
 use std::time::Duration;
 
-use uthread::{
-    BlockedOn, Builder, Channel, ChannelError, JoinError, RunOutcome, Scheduler, WaitError,
-};
+use uthread::{BlockedOn, Builder, Channel, ChannelError, JoinError, RunOutcome, WaitError};
 
 fn deadlock_report(outcome: RunOutcome) -> uthread::DeadlockReport {
     match outcome {
@@ -17,7 +17,7 @@ fn deadlock_report(outcome: RunOutcome) -> uthread::DeadlockReport {
 
 #[test]
 fn main_receiving_with_nothing_runnable_gets_deadlock() {
-    let _sched = Scheduler::new();
+    let _sched = support::scheduler();
     let ch = Channel::<u32>::new();
     assert!(matches!(ch.receive(), Err(ChannelError::Deadlock)));
     assert_eq!(ch.balance(), 0, "main is not left on the channel");
@@ -33,7 +33,7 @@ fn main_receiving_with_nothing_runnable_gets_deadlock() {
 
 #[test]
 fn main_receiving_after_every_tasklet_ran_gets_deadlock() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let ch = Channel::<u32>::new();
     let other = Channel::<u32>::new();
     let rx = other.clone();
@@ -63,7 +63,7 @@ fn main_receiving_after_every_tasklet_ran_gets_deadlock() {
 
 #[test]
 fn run_reports_two_tasklets_waiting_on_each_other() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let ping = Channel::<u32>::with_name("ping");
     let pong = Channel::<u32>::with_name("pong");
     let (rx, tx) = (ping.clone(), pong.clone());
@@ -126,7 +126,7 @@ fn run_reports_two_tasklets_waiting_on_each_other() {
 
 #[test]
 fn run_reports_blocked_senders_and_joiners() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let ch = Channel::<u32>::with_name("out");
     let tx = ch.clone();
     let sender = Builder::new()
@@ -158,7 +158,7 @@ fn run_reports_blocked_senders_and_joiners() {
 
 #[test]
 fn run_reports_a_chain_of_three() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let chans: Vec<Channel<u32>> = (0..3).map(|_| Channel::new()).collect();
     for i in 0..3 {
         let rx = chans[i].clone();
@@ -187,7 +187,7 @@ fn run_reports_a_chain_of_three() {
 
 #[test]
 fn run_with_nothing_blocked_finishes() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     assert!(matches!(sched.run().unwrap(), RunOutcome::Finished));
     sched.spawn(|| ()).unwrap();
     assert!(matches!(sched.run().unwrap(), RunOutcome::Finished));
@@ -195,7 +195,7 @@ fn run_with_nothing_blocked_finishes() {
 
 #[test]
 fn main_joining_a_blocked_tasklet_gets_deadlock() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let ch = Channel::<u32>::new();
     let rx = ch.clone();
     {
@@ -209,7 +209,7 @@ fn main_joining_a_blocked_tasklet_gets_deadlock() {
     }
     let mut h = sched.spawn(move || rx.receive().unwrap()).unwrap();
     // On a manual clock a deadline nobody advances to cannot help either.
-    let manual = Scheduler::builder().manual_clock().build();
+    let manual = support::builder().manual_clock().build();
     let ch2 = Channel::<u32>::new();
     let rx2 = ch2.clone();
     let mut h2 = Builder::new()
@@ -236,7 +236,7 @@ fn main_joining_a_blocked_tasklet_gets_deadlock() {
 
 #[test]
 fn main_sleeping_on_a_manual_clock_nobody_advances_gets_deadlock() {
-    let _sched = Scheduler::builder().manual_clock().build();
+    let _sched = support::builder().manual_clock().build();
     assert!(matches!(
         uthread::sleep(Duration::from_secs(1)),
         Err(WaitError::Deadlock)
@@ -245,7 +245,7 @@ fn main_sleeping_on_a_manual_clock_nobody_advances_gets_deadlock() {
 
 #[test]
 fn a_blocked_tasklet_is_not_a_deadlock_while_a_timer_can_wake_it() {
-    let sched = Scheduler::builder().manual_clock().build();
+    let sched = support::builder().manual_clock().build();
     let ch = Channel::<u32>::new();
     let rx = ch.clone();
     sched
@@ -258,7 +258,7 @@ fn a_blocked_tasklet_is_not_a_deadlock_while_a_timer_can_wake_it() {
 
 #[test]
 fn deadlock_outcome_lists_only_blocked_tasklets_not_paused_ones() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let ch = Channel::<u32>::new();
     let rx = ch.clone();
     let blocked = sched.spawn(move || rx.receive().unwrap()).unwrap();

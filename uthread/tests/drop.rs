@@ -156,7 +156,7 @@ impl Zoo {
 
 #[test]
 fn dropping_a_scheduler_unwinds_tasklets_in_every_state_once() {
-    let sched = Scheduler::builder().manual_clock().build();
+    let sched = support::builder().manual_clock().build();
     let mut zoo = Zoo::build(&sched);
     zoo.settle(&sched);
     drop(sched);
@@ -169,13 +169,13 @@ fn dropping_a_scheduler_unwinds_tasklets_in_every_state_once() {
 
 #[test]
 fn kill_all_unwinds_everything_and_returns_every_stack_to_the_pool() {
-    let sched = Scheduler::builder().manual_clock().build();
+    let sched = support::builder().manual_clock().build();
     let baseline = sched.stack_stats();
     assert_eq!(baseline.in_use, 0);
     let mut zoo = Zoo::build(&sched);
     zoo.settle(&sched);
     let live = sched.stack_stats();
-    // Dedicated stacks or places on a shared stack (UTHREAD_STACK_STRATEGY=copying).
+    // Dedicated stacks or places on a shared stack (UTHREAD_TEST_STACKS=copying).
     assert_eq!(live.in_use + live.copying, zoo.tasklets.len());
     sched.kill_all();
     zoo.assert_all_unwound();
@@ -201,9 +201,9 @@ fn kill_all_unwinds_everything_and_returns_every_stack_to_the_pool() {
 
 #[test]
 fn stacks_are_reused_after_tasklets_end() {
-    // The dedicated pool's bookkeeping, whatever UTHREAD_STACK_STRATEGY says.
-    let sched = Scheduler::builder()
-        .stack_strategy(uthread::StackStrategy::Dedicated)
+    // The dedicated pool's bookkeeping, whatever UTHREAD_TEST_STACKS says.
+    let sched = support::builder()
+        .stack_strategy(uthread::StackStrategy::dedicated())
         .build();
     for _ in 0..4 {
         sched.spawn(|| ()).unwrap();
@@ -225,7 +225,7 @@ fn stacks_are_reused_after_tasklets_end() {
 #[test]
 fn a_destructor_that_spawns_during_teardown_is_handled() {
     let drops = Drops::new();
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let ch = Channel::<u32>::new();
     let rx = ch.clone();
     let d = drops.clone();
@@ -254,7 +254,7 @@ fn a_destructor_that_spawns_during_teardown_is_handled() {
 #[test]
 fn dropping_a_scheduler_with_only_finished_tasklets_is_quiet() {
     let drops = Drops::new();
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let g = drops.token();
     let h = sched.spawn(move || drop(g)).unwrap();
     sched.run().unwrap();
@@ -268,7 +268,7 @@ fn channels_outliving_their_scheduler_are_left_consistent() {
     let ch = Channel::<Token>::new();
     let values = Drops::new();
     {
-        let sched = Scheduler::new();
+        let sched = support::scheduler();
         for _ in 0..3 {
             let (tx, v) = (ch.clone(), values.token());
             sched.spawn(move || tx.send(v).unwrap()).unwrap();
@@ -283,8 +283,8 @@ fn channels_outliving_their_scheduler_are_left_consistent() {
 
 #[test]
 fn dropping_one_of_two_schedulers_leaves_the_other_alone() {
-    let a = Scheduler::new();
-    let b = Scheduler::new();
+    let a = support::scheduler();
+    let b = support::scheduler();
     let ch = Channel::<u32>::new();
     let rx = ch.clone();
     let in_b = Builder::new()
@@ -305,7 +305,7 @@ fn dropping_a_scheduler_while_the_thread_panics_still_unwinds_its_tasklets() {
     let log = Log::new();
     let (d, l) = (drops.clone(), log.clone());
     let result = catch_unwind(AssertUnwindSafe(move || {
-        let sched = Scheduler::new();
+        let sched = support::scheduler();
         let ch = Channel::<u32>::new();
         for name in ["yielder", "receiver"] {
             let (g, l, rx) = (d.token(), l.clone(), ch.clone());
@@ -345,7 +345,7 @@ fn the_main_contexts_locals_and_guardless_locks_end_with_its_scheduler() {
     let drops = Drops::new();
     let lock = uthread::Lock::new();
     {
-        let _sched = Scheduler::new();
+        let _sched = support::scheduler();
         uthread::local::set(drops.token()).unwrap();
         lock.acquire().unwrap();
         assert!(lock.is_locked());
@@ -356,6 +356,6 @@ fn the_main_contexts_locals_and_guardless_locks_end_with_its_scheduler() {
         "released when main's scheduler went away"
     );
     assert!(lock.try_lock().is_none(), "no scheduler on this thread now");
-    let _sched = Scheduler::new();
+    let _sched = support::scheduler();
     drop(lock.try_lock().expect("free for the next scheduler"));
 }

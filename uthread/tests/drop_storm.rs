@@ -349,7 +349,7 @@ impl Storm {
 }
 
 fn scheduler(strategy: StackStrategy) -> Scheduler {
-    Scheduler::builder()
+    support::builder()
         .manual_clock()
         .stack_strategy(strategy)
         .stack_size(32 * 1024)
@@ -380,17 +380,17 @@ fn drop_storm(strategy: StackStrategy) {
 
 #[test]
 fn dropping_a_scheduler_with_a_storm_of_tasklets_on_dedicated_stacks() {
-    drop_storm(StackStrategy::Dedicated);
+    drop_storm(StackStrategy::dedicated());
 }
 
 #[test]
 fn dropping_a_scheduler_with_a_storm_of_tasklets_on_copied_stacks() {
-    drop_storm(StackStrategy::Copying);
+    drop_storm(support::copying());
 }
 
 #[test]
 fn kill_all_on_a_storm_returns_every_stack_and_the_scheduler_carries_on() {
-    for strategy in [StackStrategy::Dedicated, StackStrategy::Copying] {
+    for strategy in [StackStrategy::dedicated(), support::copying()] {
         let junk = Drops::new();
         let sched = scheduler(strategy);
         let baseline = sched.stack_stats();

@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use support::{hang_guard, manual, ms, Drops, Log};
-use uthread::{block_on, block_on_timeout, BlockedOn, Channel, RunOutcome, Scheduler, WaitError};
+use uthread::{block_on, block_on_timeout, BlockedOn, Channel, RunOutcome, WaitError};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -27,7 +27,7 @@ fn runtime() -> tokio::runtime::Runtime {
 fn a_tasklet_waits_for_a_tokio_task_on_another_thread() {
     let _guard = hang_guard(LIMIT);
     let rt = runtime();
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     // Started before the tokio task, so the 5 ms it sleeps all fall inside the window.
     let started = Instant::now();
     let task = rt.spawn(async {
@@ -47,7 +47,7 @@ fn a_tasklet_waits_for_a_tokio_task_on_another_thread() {
 fn other_tasklets_run_while_one_waits_for_a_future() {
     let _guard = hang_guard(LIMIT);
     let rt = runtime();
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let log = Log::new();
     let (tx, rx) = tokio::sync::oneshot::channel::<&'static str>();
     let l = log.clone();
@@ -96,7 +96,7 @@ fn other_tasklets_run_while_one_waits_for_a_future() {
 fn many_tasklets_wait_for_many_tokio_tasks() {
     let _guard = hang_guard(LIMIT);
     let rt = runtime();
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let waiters: Vec<_> = (0..32u64)
         .map(|i| {
             let task = rt.spawn(async move {
@@ -117,7 +117,7 @@ fn many_tasklets_wait_for_many_tokio_tasks() {
 fn the_main_context_can_block_on_a_future_and_a_ready_future_needs_no_wait() {
     let _guard = hang_guard(LIMIT);
     let rt = runtime();
-    let _sched = Scheduler::new();
+    let _sched = support::scheduler();
     let task = rt.spawn(async {
         tokio::time::sleep(ms(2)).await;
         "done"
@@ -146,7 +146,7 @@ impl Future for YieldOnce {
 #[test]
 fn a_wake_before_the_tasklet_blocks_is_not_lost() {
     let _guard = hang_guard(LIMIT);
-    for sched in [manual(), Scheduler::new()] {
+    for sched in [manual(), support::scheduler()] {
         let t = sched.spawn(|| block_on(YieldOnce(false))).unwrap();
         assert!(matches!(sched.run().unwrap(), RunOutcome::Finished));
         assert_eq!(t.join().unwrap().unwrap(), "second poll");
@@ -157,7 +157,7 @@ fn a_wake_before_the_tasklet_blocks_is_not_lost() {
 fn block_on_timeout_gives_up_and_drops_the_future() {
     let _guard = hang_guard(LIMIT);
     let rt = runtime();
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let (tx, rx) = tokio::sync::oneshot::channel::<u32>();
     let slow = rt.spawn(async move {
         tokio::time::sleep(Duration::from_secs(30)).await;
@@ -199,7 +199,7 @@ fn block_on_timeout_gives_up_and_drops_the_future() {
 fn killing_a_tasklet_waiting_on_a_future_drops_the_future_once() {
     let _guard = hang_guard(LIMIT);
     let rt = runtime();
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let drops = Drops::new();
     let (tx, rx) = tokio::sync::oneshot::channel::<u32>();
     let (token, d) = (drops.token(), drops.clone());

@@ -54,7 +54,7 @@ impl Probe {
 
 #[test]
 fn kill_a_new_scheduled_tasklet_drops_its_closure_without_running_it() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let p = Probe::new();
     let h = sched.spawn(p.body(|| ())).unwrap();
     h.tasklet().kill().unwrap();
@@ -69,7 +69,7 @@ fn kill_a_new_scheduled_tasklet_drops_its_closure_without_running_it() {
 
 #[test]
 fn kill_a_new_paused_tasklet() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let p = Probe::new();
     let h = Builder::new()
         .paused()
@@ -83,7 +83,7 @@ fn kill_a_new_paused_tasklet() {
 
 #[test]
 fn kill_a_started_scheduled_tasklet_unwinds_it_at_its_yield() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let p = Probe::new();
     let h = sched
         .spawn(p.body(|| {
@@ -104,7 +104,7 @@ fn kill_a_started_scheduled_tasklet_unwinds_it_at_its_yield() {
 
 #[test]
 fn kill_a_paused_tasklet() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let p = Probe::new();
     let h = sched
         .spawn(p.body(|| {
@@ -120,7 +120,7 @@ fn kill_a_paused_tasklet() {
 
 #[test]
 fn kill_a_blocked_receiver_takes_it_off_the_channel() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let ch = Channel::<u32>::new();
     let p = Probe::new();
     let rx = ch.clone();
@@ -146,7 +146,7 @@ fn kill_a_blocked_receiver_takes_it_off_the_channel() {
 
 #[test]
 fn kill_a_blocked_sender_takes_it_off_the_channel_and_drops_its_value_once() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let ch = Channel::<support::Token>::new();
     let values = Drops::new();
     let p = Probe::new();
@@ -176,7 +176,7 @@ fn kill_a_blocked_sender_takes_it_off_the_channel_and_drops_its_value_once() {
 
 #[test]
 fn kill_a_tasklet_in_the_middle_of_a_channel_queue_keeps_the_fifo_order() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let ch = Channel::<u32>::new();
     let senders: Vec<_> = (0..4)
         .map(|v| {
@@ -197,7 +197,7 @@ fn kill_a_tasklet_in_the_middle_of_a_channel_queue_keeps_the_fifo_order() {
 
 #[test]
 fn kill_a_sleeping_tasklet_cancels_its_timer() {
-    let sched = Scheduler::builder().manual_clock().build();
+    let sched = support::builder().manual_clock().build();
     let p = Probe::new();
     let h = sched
         .spawn(p.body(|| {
@@ -217,7 +217,7 @@ fn kill_a_sleeping_tasklet_cancels_its_timer() {
 
 #[test]
 fn kill_a_tasklet_waiting_in_be_nice() {
-    let sched = Scheduler::builder().manual_clock().build();
+    let sched = support::builder().manual_clock().build();
     let p = Probe::new();
     let h = sched
         .spawn(p.body(|| {
@@ -244,7 +244,7 @@ fn kill_a_tasklet_waiting_in_be_nice() {
 
 #[test]
 fn kill_a_tasklet_blocked_in_join() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let ch = Channel::<u32>::new();
     let rx = ch.clone();
     let target = sched.spawn(move || rx.receive().unwrap()).unwrap();
@@ -267,7 +267,7 @@ fn kill_a_tasklet_blocked_in_join() {
 
 #[test]
 fn kill_from_another_tasklet_runs_the_victim_then_the_killer() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let log = Log::new();
     let ch = Channel::<u32>::new();
     let (rx, l) = (ch.clone(), log.clone());
@@ -311,7 +311,7 @@ fn kill_from_another_tasklet_runs_the_victim_then_the_killer() {
 
 #[test]
 fn kill_pending_only_makes_the_victim_runnable() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let ch = Channel::<u32>::new();
     let p = Probe::new();
     let rx = ch.clone();
@@ -342,7 +342,7 @@ fn kill_pending_only_makes_the_victim_runnable() {
 
 #[test]
 fn kill_pending_of_a_scheduled_tasklet() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let p = Probe::new();
     let h = sched
         .spawn(p.body(|| {
@@ -358,7 +358,7 @@ fn kill_pending_of_a_scheduled_tasklet() {
 
 #[test]
 fn a_tasklet_can_kill_itself() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let p = Probe::new();
     let h = sched
         .spawn(p.body(|| {
@@ -374,7 +374,7 @@ fn a_tasklet_can_kill_itself() {
 
 #[test]
 fn killing_a_dead_tasklet_does_nothing() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let returned = sched.spawn(|| 1).unwrap();
     let t = returned.tasklet().clone();
     sched.run().unwrap();
@@ -390,7 +390,7 @@ fn killing_a_dead_tasklet_does_nothing() {
 
 #[test]
 fn a_tasklet_that_catches_the_kill_is_killed_again_at_its_next_blocking_call() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let ch = Channel::<u32>::new();
     let p = Probe::new();
     let log = p.log.clone();
@@ -418,7 +418,7 @@ fn a_tasklet_that_catches_the_kill_is_killed_again_at_its_next_blocking_call() {
 
 #[test]
 fn a_tasklet_that_catches_the_kill_and_yields_is_killed_again() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let p = Probe::new();
     let log = p.log.clone();
     let h = sched
@@ -437,7 +437,7 @@ fn a_tasklet_that_catches_the_kill_and_yields_is_killed_again() {
 
 #[test]
 fn a_destructor_that_blocks_while_unwinding_from_a_kill_is_refused() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let ch = Channel::<u32>::new();
     let results = Log::new();
     struct SendOnDrop(Channel<u32>, Log);
@@ -464,7 +464,7 @@ fn a_destructor_that_blocks_while_unwinding_from_a_kill_is_refused() {
 
 #[test]
 fn killing_a_receiver_that_was_already_handed_a_value_drops_the_value_once() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let ch = Channel::<support::Token>::new();
     ch.set_preference(uthread::Preference::Sender);
     let values = Drops::new();
@@ -487,7 +487,7 @@ fn killing_a_receiver_that_was_already_handed_a_value_drops_the_value_once() {
 
 #[test]
 fn the_main_context_cannot_be_killed() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     assert_eq!(sched.main().kill(), Err(uthread::TaskletError::IsMain));
     assert_eq!(
         sched.main().kill_pending(),
@@ -524,7 +524,7 @@ fn spawn_panicker_blocked_in_its_unwind(sched: &Scheduler, gate: &Channel<u32>, 
 fn kill_unwinds_even_while_another_tasklet_is_suspended_in_the_middle_of_a_panic() {
     // The thread's panic count covers every stack: a tasklet suspended half-way through
     // its panic must not turn other tasklets' kills into errors.
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     sched.set_error_handler(|_| ());
     let p = Probe::new();
     let ch = Channel::<u32>::new();
@@ -555,7 +555,7 @@ fn kill_unwinds_even_while_another_tasklet_is_suspended_in_the_middle_of_a_panic
 fn killing_a_tasklet_suspended_in_the_middle_of_its_own_panic_does_not_abort() {
     // Unwinding it again from inside its destructor would abort the process; its blocking
     // call is refused instead and the original panic carries on.
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let failures = Log::new();
     let f = failures.clone();
     sched.set_error_handler(move |failure| {

@@ -4,6 +4,8 @@
 //! log, the balance, the channel's queue and each tasklet's liveness must match the model;
 //! at the end every value must have been dropped exactly once.
 
+mod support;
+
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -306,9 +308,9 @@ impl Model {
         if let Some(pos) = was_waiting {
             self.waiters.remove(pos);
         }
-        let entry = self.remove_entries_of(i);
-        if pending && !matches!(entry, Some(Entry::Start(_))) {
-            // Made runnable at the back; it unwinds when its turn comes.
+        self.remove_entries_of(i);
+        if pending {
+            // Made runnable at the back (started or not); it unwinds when its turn comes.
             self.queue.push_back(Entry::Doomed(i));
         } else {
             self.tasks[i].alive = false;
@@ -511,7 +513,7 @@ impl Real {
 fn check(ops: Vec<Op>) -> Result<(), TestCaseError> {
     let mut model = Model::default();
     let mut real = Real {
-        sched: Scheduler::new(),
+        sched: support::scheduler(),
         ch: Channel::new(),
         tasks: Vec::new(),
         log: Rc::default(),

@@ -3,6 +3,8 @@
 //! process: this test binary re-executed with an environment variable set and
 //! `--exact <child test>`; the child tests do nothing when run directly.
 
+mod support;
+
 use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
 
@@ -28,12 +30,19 @@ fn dive(depth: u64) -> u64 {
 
 /// Runs the child test `name`, returns the signal that ended it and its stderr.
 fn run_child(name: &str) -> (Option<i32>, String) {
+    run_child_with(name, &[])
+}
+
+/// As [`run_child`], with extra environment variables for the child.
+fn run_child_with(name: &str, env: &[(&str, &str)]) -> (Option<i32>, String) {
     let exe = std::env::current_exe().unwrap();
-    let out = Command::new(exe)
-        .args(["--exact", name, "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, "1")
-        .output()
-        .unwrap();
+    let mut cmd = Command::new(exe);
+    cmd.args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, "1");
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    let out = cmd.output().unwrap();
     (
         out.status.signal(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -57,17 +66,17 @@ fn overflow_in_child(strategy: StackStrategy, name: Option<&str>, kib: usize) {
 
 #[test]
 fn child_overflows_a_dedicated_stack() {
-    overflow_in_child(StackStrategy::Dedicated, Some("deep-diver"), 64);
+    overflow_in_child(StackStrategy::dedicated(), Some("deep-diver"), 64);
 }
 
 #[test]
 fn child_overflows_a_copying_stack() {
-    overflow_in_child(StackStrategy::Copying, Some("deep-copier"), 32);
+    overflow_in_child(support::copying(), Some("deep-copier"), 32);
 }
 
 #[test]
 fn child_overflows_an_unnamed_tasklet() {
-    overflow_in_child(StackStrategy::Dedicated, None, 16);
+    overflow_in_child(StackStrategy::dedicated(), None, 16);
 }
 
 #[test]
@@ -112,4 +121,61 @@ fn an_unnamed_tasklets_overflow_is_still_reported() {
     assert_eq!(signal, Some(SIGSEGV), "{stderr}");
     assert!(stderr.contains("stack overflow in tasklet"), "{stderr}");
     assert!(stderr.contains("its 16 KiB stack"), "{stderr}");
+}
+
+/// Live tasklets around the overflowing one in the crowd test.
+const CROWD: usize = 100_000;
+
+#[test]
+fn child_overflows_in_a_crowd() {
+    if std::env::var_os(CHILD_ENV).is_none() {
+        return;
+    }
+    let sched = Scheduler::builder().stack_size(16 * 1024).build();
+    let gate = uthread::Channel::<u32>::new();
+    for i in 0..CROWD {
+        let rx = gate.clone();
+        Builder::new()
+            .name(format!("bystander {i}"))
+            .spawn_on(&sched, move || rx.receive().unwrap_or(0))
+            .unwrap();
+    }
+    // Every bystander blocks first; then one tasklet among them dives.
+    sched
+        .run_for(uthread::Budget::Resumes(CROWD as u64))
+        .unwrap();
+    assert_eq!(gate.balance(), -(CROWD as isize));
+    Builder::new()
+        .name("diver in the crowd")
+        .stack_size(48 * 1024)
+        .spawn_on(&sched, || dive(0))
+        .unwrap();
+    let _ = sched.run();
+    unreachable!("the overflow kills the process");
+}
+
+#[test]
+fn an_overflow_among_a_hundred_thousand_live_tasklets_names_the_right_one() {
+    let (signal, stderr) = run_child("child_overflows_in_a_crowd");
+    assert_eq!(signal, Some(SIGSEGV), "{stderr}");
+    assert!(
+        stderr.contains("stack overflow in tasklet 'diver in the crowd'"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("its 48 KiB stack"), "{stderr}");
+    assert!(!stderr.contains("bystander"), "{stderr}");
+}
+
+#[test]
+fn an_overflow_with_mprotect_guard_pages_is_reported_the_same_way() {
+    let (signal, stderr) = run_child_with(
+        "child_overflows_a_dedicated_stack",
+        &[("UTHREAD_GUARD_PAGES", "mprotect")],
+    );
+    assert_eq!(signal, Some(SIGSEGV), "{stderr}");
+    assert!(
+        stderr.contains("stack overflow in tasklet 'deep-diver'"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("its 64 KiB stack"), "{stderr}");
 }

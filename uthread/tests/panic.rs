@@ -29,7 +29,7 @@ fn spawn_worker(sched: &Scheduler, log: &Log, name: &'static str, rounds: usize)
 
 #[test]
 fn a_panicking_tasklet_dies_alone_and_run_reports_its_name_and_message() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let log = Log::new();
     let drops = Drops::new();
     spawn_worker(&sched, &log, "a", 3);
@@ -74,7 +74,7 @@ fn a_panicking_tasklet_dies_alone_and_run_reports_its_name_and_message() {
 
 #[test]
 fn with_an_error_handler_run_carries_on_past_panics() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let failures: Rc<RefCell<Vec<TaskletFailure>>> = Rc::default();
     let f = failures.clone();
     sched.set_error_handler(move |failure| f.borrow_mut().push(failure));
@@ -109,7 +109,7 @@ fn with_an_error_handler_run_carries_on_past_panics() {
 
 #[test]
 fn join_gets_the_panic_and_run_does_not_report_it_twice() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let h = sched.spawn(|| -> u32 { panic!("joined panic") }).unwrap();
     assert!(matches!(sched.run().unwrap(), RunOutcome::Finished));
     match h.join() {
@@ -120,7 +120,7 @@ fn join_gets_the_panic_and_run_does_not_report_it_twice() {
 
 #[test]
 fn a_tasklet_joining_a_panicking_one_gets_panicked_and_carries_on() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let ch = Channel::<u32>::new();
     let rx = ch.clone();
     let doomed = sched
@@ -144,7 +144,7 @@ fn a_tasklet_joining_a_panicking_one_gets_panicked_and_carries_on() {
 
 #[test]
 fn a_non_string_panic_payload_is_kept() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     sched
         .spawn(|| std::panic::panic_any(1234_u64))
         .map(drop)
@@ -163,7 +163,7 @@ fn a_non_string_panic_payload_is_kept() {
 
 #[test]
 fn a_panic_does_not_disturb_channel_partners() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let ch = Channel::<u32>::new();
     let log = Log::new();
     let (rx, l) = (ch.clone(), log.clone());
@@ -196,9 +196,9 @@ fn a_panic_does_not_disturb_channel_partners() {
 
 #[test]
 fn a_panicking_tasklet_releases_its_stack() {
-    // The dedicated pool's bookkeeping, whatever UTHREAD_STACK_STRATEGY says.
-    let sched = Scheduler::builder()
-        .stack_strategy(uthread::StackStrategy::Dedicated)
+    // The dedicated pool's bookkeeping, whatever UTHREAD_TEST_STACKS says.
+    let sched = support::builder()
+        .stack_strategy(uthread::StackStrategy::dedicated())
         .build();
     sched.set_error_handler(|_| ());
     let before = sched.stack_stats();
@@ -214,7 +214,7 @@ fn a_panicking_tasklet_releases_its_stack() {
 
 #[test]
 fn a_tasklet_spawned_by_a_panicking_one_survives_it() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let log = Log::new();
     let l = log.clone();
     sched

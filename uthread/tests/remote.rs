@@ -9,7 +9,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use support::{hang_guard, manual, ms, Drops};
-use uthread::{select, BlockedOn, ChannelError, RemoteSender, RunOutcome, Scheduler, TryRecvError};
+use uthread::{select, BlockedOn, ChannelError, RemoteSender, RunOutcome, TryRecvError};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -32,7 +32,7 @@ fn messages_from_several_threads_all_arrive_in_each_senders_order() {
     let _guard = hang_guard(LIMIT);
     const THREADS: u32 = 4;
     const EACH: u32 = 500;
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let (tx, rx) = sched.remote_channel::<(u32, u32)>();
     let listener = sched
         .spawn(move || {
@@ -77,7 +77,7 @@ fn an_idle_scheduler_blocked_in_run_wakes_when_a_remote_message_arrives() {
     // A real clock only: a manual-clock scheduler belongs to a frame loop and never blocks
     // its thread in `run` (see the manual-clock test below).
     {
-        let sched = Scheduler::new();
+        let sched = support::scheduler();
         let (tx, rx) = sched.remote_channel::<&'static str>();
         let listener = sched.spawn(move || rx.recv()).unwrap();
         let started = Instant::now();
@@ -98,7 +98,7 @@ fn an_idle_scheduler_blocked_in_run_wakes_when_a_remote_message_arrives() {
 #[test]
 fn the_receiver_is_closed_once_every_sender_is_gone_and_the_buffer_drained() {
     let _guard = hang_guard(LIMIT);
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let (tx, rx) = sched.remote_channel::<u32>();
     let rx = Rc::new(rx);
     let r = rx.clone();
@@ -188,7 +188,7 @@ fn a_remote_receive_times_out_on_the_manual_clock_but_a_message_before_the_tick_
 #[test]
 fn a_select_receives_from_a_remote_channel_fed_by_another_thread() {
     let _guard = hang_guard(LIMIT);
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let (tx, rx) = sched.remote_channel::<u32>();
     let local = uthread::Channel::<u32>::new();
     let l = local.clone();
@@ -252,7 +252,7 @@ fn killing_a_remote_receiver_takes_it_off_and_the_next_one_is_served() {
 #[test]
 fn the_main_context_can_wait_on_a_remote_receiver() {
     let _guard = hang_guard(LIMIT);
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let (tx, rx) = sched.remote_channel::<u32>();
     let worker = std::thread::spawn(move || {
         std::thread::sleep(ms(3));
@@ -266,7 +266,7 @@ fn the_main_context_can_wait_on_a_remote_receiver() {
 #[test]
 fn a_live_remote_sender_does_not_keep_run_waiting_when_nobody_waits_remotely() {
     let _guard = hang_guard(LIMIT);
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     // Main keeps a sender alive, but the only blocked tasklet waits on a local channel.
     let (_tx, _rx) = sched.remote_channel::<u8>();
     let local = uthread::Channel::<u8>::new();

@@ -1,10 +1,17 @@
-//! Tens of thousands of live tasklets, up to the kernel's mapping limit. This is its own
-//! test binary with a single test because the limit (`vm.max_map_count`) is per process.
+//! Tens of thousands of live tasklets, and what happens at the kernel's mapping limit.
+//! Its own test binary because the limit (`vm.max_map_count`) is per process.
 //!
-//! Every guarded stack costs two mappings, so a stock machine (65530) fits about 32,700
-//! suspended tasklets. Spawning must work until the limit and then fail with
-//! `SpawnError::Stack(StackError::MappingLimit { .. })`, as an error and not a panic or
-//! an abort; killing them all must give every stack back to the pool.
+//! With guard regions (`MADV_GUARD_INSTALL`, Linux 6.13+) stacks are carved from a few
+//! large mappings and a guard page costs no mapping: 100,000 suspended tasklets (three
+//! times what a stock limit allowed with a mapping per guard) add a few dozen mappings.
+//! Without them (forced here with `UTHREAD_GUARD_PAGES=mprotect`, in a child process) each
+//! guarded stack costs two mappings, so a stock machine (65530) fits about 32,700
+//! suspended tasklets: spawning must work until the limit and then fail with
+//! `SpawnError::Stack(StackError::MappingLimit { .. })`, as an error and not a panic or an
+//! abort, whose message says how to raise the limit; killing them all must give every
+//! stack back to the pool.
+
+use std::process::Command;
 
 use uthread::{Budget, Channel, RunOutcome, Scheduler, SpawnError, StackError, StackStrategy};
 
@@ -13,6 +20,9 @@ const STACK: usize = 16 * 1024;
 const BATCH: usize = 1024;
 const REQUIRED: usize = 30_000;
 
+/// Re-runs this binary with the mprotect fallback when set.
+const CHILD_VAR: &str = "UTHREAD_SCALE_CHILD";
+
 fn max_map_count() -> usize {
     std::fs::read_to_string("/proc/sys/vm/max_map_count")
         .ok()
@@ -20,7 +30,85 @@ fn max_map_count() -> usize {
         .unwrap_or(65530)
 }
 
+fn mappings() -> usize {
+    std::fs::read_to_string("/proc/self/maps")
+        .map(|m| m.lines().count())
+        .unwrap_or(0)
+}
+
+/// Whether the kernel is 6.13 or later (it has guard regions).
+fn kernel_has_guard_regions() -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut parts = release.trim().split(|c: char| !c.is_ascii_digit());
+    let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    (major, minor) >= (6, 13)
+}
+
 #[test]
+fn a_hundred_thousand_suspended_tasklets_cost_a_few_mappings() {
+    if std::env::var_os(CHILD_VAR).is_some() {
+        return;
+    }
+    if !kernel_has_guard_regions() {
+        eprintln!("skipped: this kernel has no guard regions (Linux 6.13+)");
+        return;
+    }
+    const N: usize = 100_000;
+    let before = mappings();
+    let sched = Scheduler::builder().stack_size(STACK).build();
+    let gate = Channel::<usize>::new();
+    let live: Vec<_> = (0..N)
+        .map(|_| {
+            let rx = gate.clone();
+            sched.spawn(move || rx.receive().unwrap_or(0)).unwrap()
+        })
+        .collect();
+    let outcome = sched.run_for(Budget::Resumes(N as u64)).unwrap();
+    assert!(matches!(outcome, RunOutcome::BudgetSpent), "{outcome:?}");
+    assert_eq!(gate.balance(), -(N as isize));
+    let added = mappings().saturating_sub(before);
+    eprintln!("{N} suspended tasklets on dedicated stacks added {added} mappings");
+    assert!(added < 100, "{N} tasklets added {added} mappings");
+    assert!(
+        N > max_map_count() / 2,
+        "the old limit would have stopped this"
+    );
+    for i in 0..N {
+        gate.send(i).unwrap();
+    }
+    assert!(matches!(sched.run().unwrap(), RunOutcome::Finished));
+    let total: usize = live.into_iter().map(|h| h.join().unwrap()).sum();
+    assert_eq!(total, N * (N - 1) / 2);
+    let stats = sched.stack_stats();
+    assert_eq!((stats.in_use, stats.idle), (0, N), "{stats:?}");
+}
+
+#[test]
+fn without_guard_regions_the_mapping_limit_is_a_clean_error() {
+    if std::env::var_os(CHILD_VAR).is_some() {
+        tens_of_thousands_of_suspended_tasklets_then_a_clean_mapping_limit_error();
+        return;
+    }
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "without_guard_regions_the_mapping_limit_is_a_clean_error",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_VAR, "1")
+        .env("UTHREAD_GUARD_PAGES", "mprotect")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "child failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn tens_of_thousands_of_suspended_tasklets_then_a_clean_mapping_limit_error() {
     let limit = max_map_count();
     assert!(
@@ -32,11 +120,9 @@ fn tens_of_thousands_of_suspended_tasklets_then_a_clean_mapping_limit_error() {
         limit <= 1_000_000,
         "vm.max_map_count is raised to {limit}; the limit cannot be reached here"
     );
-    // Dedicated stacks whatever UTHREAD_STACK_STRATEGY says: copying ones share a few
-    // mappings and never reach the limit.
     let sched = Scheduler::builder()
         .stack_size(STACK)
-        .stack_strategy(StackStrategy::Dedicated)
+        .stack_strategy(StackStrategy::dedicated())
         .build();
     let gate = Channel::<u32>::new();
     let mut live = Vec::with_capacity(40_000);
@@ -67,6 +153,11 @@ fn tens_of_thousands_of_suspended_tasklets_then_a_clean_mapping_limit_error() {
         other => panic!("expected the mapping limit after {spawned} tasklets, got {other:?}"),
     }
     assert!(error.to_string().contains("vm.max_map_count"), "{error}");
+    assert!(
+        error.to_string().contains("sysctl -w vm.max_map_count="),
+        "{error}"
+    );
+    eprintln!("after {spawned} tasklets: {error}");
     assert!(
         spawned >= REQUIRED,
         "only {spawned} tasklets before the mapping limit"

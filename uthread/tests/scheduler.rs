@@ -41,7 +41,7 @@ fn busy(d: Duration) {
 
 #[test]
 fn schedule_sends_the_caller_to_the_back_of_the_queue() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let log = Log::new();
     spawn_yielder(&sched, &log, "a", 2);
     spawn_yielder(&sched, &log, "b", 1);
@@ -55,7 +55,7 @@ fn schedule_sends_the_caller_to_the_back_of_the_queue() {
 
 #[test]
 fn schedule_from_main_runs_every_queued_tasklet_once() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let log = Log::new();
     spawn_yielder(&sched, &log, "a", 2);
     spawn_yielder(&sched, &log, "b", 2);
@@ -72,7 +72,7 @@ fn schedule_from_main_runs_every_queued_tasklet_once() {
 
 #[test]
 fn schedule_remove_pauses_the_caller_and_runs_the_next() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let log = Log::new();
     let l = log.clone();
     let t = sched
@@ -96,7 +96,7 @@ fn schedule_remove_pauses_the_caller_and_runs_the_next() {
 
 #[test]
 fn run_runs_until_the_queue_is_empty_and_leaves_blocked_tasklets_blocked() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let log = Log::new();
     let ch = Channel::<u32>::new();
     let rx = ch.clone();
@@ -128,7 +128,7 @@ fn run_runs_until_the_queue_is_empty_and_leaves_blocked_tasklets_blocked() {
 
 #[test]
 fn run_from_inside_a_tasklet_is_refused() {
-    let sched = Rc::new(Scheduler::new());
+    let sched = Rc::new(support::scheduler());
     let s = sched.clone();
     let h = sched
         .spawn(move || matches!(s.run(), Err(RunError::Nested)))
@@ -140,7 +140,7 @@ fn run_from_inside_a_tasklet_is_refused() {
 #[test]
 fn run_for_a_resume_budget_stops_between_slices_and_keeps_the_order() {
     let build = || {
-        let sched = Scheduler::new();
+        let sched = support::scheduler();
         let log = Log::new();
         spawn_yielder(&sched, &log, "a", 3);
         spawn_yielder(&sched, &log, "b", 3);
@@ -182,7 +182,7 @@ fn run_for_a_resume_budget_stops_between_slices_and_keeps_the_order() {
 fn run_for_counts_the_yields_of_a_lone_tasklet() {
     // A tasklet that yields with nobody else runnable still yields to the scheduler, so
     // that a budget can stop it between two of its slices.
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let log = Log::new();
     spawn_yielder(&sched, &log, "solo", 5);
     assert!(matches!(
@@ -196,7 +196,7 @@ fn run_for_counts_the_yields_of_a_lone_tasklet() {
 
 #[test]
 fn run_for_a_time_budget_returns_with_tasklets_still_queued() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let log = Log::new();
     for name in ["a", "b"] {
         let log = log.clone();
@@ -228,7 +228,7 @@ fn run_for_a_time_budget_returns_with_tasklets_still_queued() {
 /// destructor) counts against the budget, so no slice starts after it is spent.
 #[test]
 fn a_slow_slice_hook_counts_against_the_time_budget() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     sched.set_timing(true);
     sched.set_slice_hook(Some(Box::new(|_| {
         std::thread::sleep(Duration::from_millis(30));
@@ -263,7 +263,7 @@ fn a_slow_slice_hook_counts_against_the_time_budget() {
 
 #[test]
 fn hard_watchdog_takes_an_overrunning_tasklet_out_and_hands_it_back() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let log = Log::new();
     let l = log.clone();
     let hog = Builder::new()
@@ -316,7 +316,7 @@ fn hard_watchdog_takes_an_overrunning_tasklet_out_and_hands_it_back() {
 
 #[test]
 fn hard_watchdog_victim_can_be_killed_by_the_caller() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let hog = sched
         .spawn(|| loop {
             busy(Duration::from_micros(200));
@@ -337,7 +337,7 @@ fn hard_watchdog_victim_can_be_killed_by_the_caller() {
 
 #[test]
 fn soft_watchdog_reports_after_the_slice_and_removes_nothing() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let log = Log::new();
     let l = log.clone();
     let slow = Builder::new()
@@ -373,7 +373,7 @@ fn soft_watchdog_reports_after_the_slice_and_removes_nothing() {
 
 #[test]
 fn total_watchdog_limits_the_whole_run() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let count = Rc::new(RefCell::new(0u32));
     for _ in 0..3 {
         let count = count.clone();
@@ -406,7 +406,7 @@ fn total_watchdog_limits_the_whole_run() {
 
 #[test]
 fn total_watchdog_stops_a_lone_tasklet_that_keeps_yielding() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let h = sched
         .spawn(|| {
             let t0 = Instant::now();
@@ -431,7 +431,7 @@ fn total_watchdog_stops_a_lone_tasklet_that_keeps_yielding() {
 
 #[test]
 fn hard_watchdog_does_not_interrupt_an_atomic_tasklet() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let h = Builder::new()
         .atomic(true)
         .spawn_on(&sched, || {
@@ -451,7 +451,7 @@ fn hard_watchdog_does_not_interrupt_an_atomic_tasklet() {
 
 #[test]
 fn an_atomic_section_defers_the_hard_interrupt_to_its_end() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let log = Log::new();
     let l = log.clone();
     sched
@@ -482,7 +482,7 @@ fn an_atomic_section_defers_the_hard_interrupt_to_its_end() {
 
 #[test]
 fn schedule_callback_sees_starts_switches_and_ends() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     type Event = (Option<String>, Option<String>);
     let events: Rc<RefCell<Vec<Event>>> = Rc::default();
     let e = events.clone();
@@ -515,7 +515,7 @@ fn schedule_callback_sees_starts_switches_and_ends() {
 
 #[test]
 fn channel_callback_sees_every_operation() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     type Event = (
         uthread::ObjectId,
         Option<String>,
@@ -564,7 +564,7 @@ fn channel_callback_sees_every_operation() {
 
 #[test]
 fn error_handler_receives_failures_and_run_carries_on() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let failures: Rc<RefCell<Vec<TaskletFailure>>> = Rc::default();
     let f = failures.clone();
     sched.set_error_handler(move |failure| f.borrow_mut().push(failure));
@@ -600,7 +600,7 @@ fn error_handler_receives_failures_and_run_carries_on() {
 
 #[test]
 fn run_reports_a_failure_and_the_others_stay_queued() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let log = Log::new();
     spawn_yielder(&sched, &log, "a", 2);
     let bad = Builder::new()
@@ -633,7 +633,7 @@ fn run_reports_a_failure_and_the_others_stay_queued() {
 
 #[test]
 fn a_failure_while_main_waits_is_kept_for_the_next_run() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let ch = Channel::<u8>::new();
     let tx = ch.clone();
     sched
@@ -660,7 +660,7 @@ fn a_failure_while_main_waits_is_kept_for_the_next_run() {
 
 #[test]
 fn hooks_may_read_scheduler_state() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let seen = Log::new();
     let s = seen.clone();
     sched.set_schedule_callback(Some(Box::new(move |_, next| {
@@ -675,7 +675,7 @@ fn hooks_may_read_scheduler_state() {
 
 #[test]
 fn an_error_handler_may_spawn_a_replacement() {
-    let sched = Rc::new(Scheduler::new());
+    let sched = Rc::new(support::scheduler());
     let log = Log::new();
     let (s, l) = (Rc::downgrade(&sched), log.clone());
     sched.set_error_handler(move |failure| {
@@ -697,7 +697,7 @@ fn an_error_handler_may_spawn_a_replacement() {
 
 #[test]
 fn kill_all_from_inside_a_tasklet_kills_the_others_and_the_scheduler_stays_usable() {
-    let sched = Rc::new(Scheduler::new());
+    let sched = Rc::new(support::scheduler());
     let ch = Channel::<u32>::new();
     let rx = ch.clone();
     let victim = sched.spawn(move || rx.receive().unwrap()).unwrap();
@@ -727,7 +727,7 @@ fn kill_all_from_inside_a_tasklet_kills_the_others_and_the_scheduler_stays_usabl
 
 #[test]
 fn soft_total_watchdog_stops_between_slices_and_removes_nothing() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let hogs: Vec<Tasklet> = (0..2)
         .map(|_| {
             sched

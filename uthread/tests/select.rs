@@ -8,9 +8,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use support::{manual, ms, Drops, Token};
-use uthread::{
-    oneshot, select, BlockedOn, Channel, ChannelError, Queue, RunOutcome, Scheduler, SendError,
-};
+use uthread::{oneshot, select, BlockedOn, Channel, ChannelError, Queue, RunOutcome, SendError};
 
 #[derive(Debug, PartialEq, Eq, Hash, Clone, Copy)]
 enum Got {
@@ -472,7 +470,7 @@ fn errors_thrown_into_a_select_or_sent_on_an_arm_come_back_as_thrown() {
 
 #[test]
 fn the_main_context_selects_by_running_tasklets_and_gets_a_deadlock_if_nothing_can_fire() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let a = Channel::<u32>::new();
     let a2 = a.clone();
     sched

@@ -1,5 +1,5 @@
-//! Stack copying: the calibration self-check, frames that survive being copied out and
-//! back, unwinding on kill and drop, tasklets of both strategies in one scheduler, and
+//! Stack copying (the calibration self-check is a unit test of `sys/calibration.rs`):
+//! frames that survive being copied out and back, unwinding on kill and drop, tasklets of both strategies in one scheduler, and
 //! an overflow on the shared stack reported with the tasklet's name.
 
 mod support;
@@ -14,37 +14,8 @@ use uthread::{Builder, Channel, Scheduler, StackStrategy};
 
 fn copying() -> Scheduler {
     Scheduler::builder()
-        .stack_strategy(StackStrategy::Copying)
+        .stack_strategy(support::copying())
         .build()
-}
-
-#[test]
-fn calibration_self_check() {
-    let cal = uthread::stack_copying_calibration().expect("calibration runs");
-    eprintln!("stack copying calibration: {cal:?}");
-    // The suspend path pushes at least RIP, RBX and RBP below its frame.
-    assert!(cal.margin >= 24, "{cal:?}");
-    assert!(cal.margin < 16 * 1024, "implausibly large margin: {cal:?}");
-    assert_eq!(cal.margin % 16, 0, "{cal:?}");
-    // The mark lives in the suspend path's own frame, so what is written below it cannot
-    // depend on how deep the caller is: one figure per fill pattern, whatever the depth.
-    for pattern in [0xa5, 0x5a] {
-        let per_depth: Vec<usize> = cal
-            .measurements
-            .iter()
-            .filter(|m| m.0 == pattern)
-            .map(|m| m.2)
-            .collect();
-        assert!(per_depth.len() >= 2, "{cal:?}");
-        assert!(
-            per_depth.iter().all(|&m| m == per_depth[0]),
-            "the margin depends on the caller: {cal:?}"
-        );
-        assert!(per_depth[0] < cal.margin, "{cal:?}");
-    }
-    // Calibrating again measures the same thing (the process-wide margin is reused).
-    let again = uthread::stack_copying_calibration().unwrap();
-    assert_eq!(again.margin, cal.margin);
 }
 
 #[test]
@@ -67,16 +38,22 @@ fn corosensei_is_pinned_to_the_calibrated_version() {
 
 #[test]
 fn strategy_names_parse() {
+    use uthread::StackKind;
+    assert_eq!("copying".parse::<StackKind>(), Ok(StackKind::Copying));
     assert_eq!(
-        StackStrategy::from_name("copying"),
-        Some(StackStrategy::Copying)
+        " Dedicated\n".parse::<StackKind>(),
+        Ok(StackKind::Dedicated)
     );
+    let err = "shared".parse::<StackKind>().unwrap_err();
+    assert!(err.to_string().contains("\"shared\""), "{err}");
+    assert_eq!(StackStrategy::default(), StackStrategy::dedicated());
+    assert_eq!(StackStrategy::default().kind(), StackKind::Dedicated);
+    assert_eq!(support::copying().kind(), StackKind::Copying);
+    assert_eq!(support::copying().to_string(), "copying");
     assert_eq!(
-        StackStrategy::from_name(" Dedicated\n"),
-        Some(StackStrategy::Dedicated)
+        format!("{:?}", StackStrategy::dedicated()),
+        "StackStrategy::Dedicated"
     );
-    assert_eq!(StackStrategy::from_name("shared"), None);
-    assert_eq!(StackStrategy::default(), StackStrategy::Dedicated);
 }
 
 /// Builds a chain of frames, each holding data and a pointer to its parent's data, then
@@ -159,7 +136,7 @@ fn a_deep_suspension_then_a_shallow_one() {
 
 fn nested_reference(depth: usize, seed: u64) -> u64 {
     let sched = Scheduler::builder()
-        .stack_strategy(StackStrategy::Dedicated)
+        .stack_strategy(StackStrategy::dedicated())
         .build();
     let h = sched.spawn(move || nested(depth, seed, None, 0)).unwrap();
     sched.run().unwrap();
@@ -310,7 +287,7 @@ fn a_panic_in_a_copying_tasklet_unwinds_its_frames() {
 
 #[test]
 fn dedicated_and_copying_tasklets_share_a_scheduler() {
-    for default in [StackStrategy::Dedicated, StackStrategy::Copying] {
+    for default in [StackStrategy::dedicated(), support::copying()] {
         let sched = Scheduler::builder().stack_strategy(default).build();
         let ping = Channel::<u64>::new();
         let pong = Channel::<u64>::new();
@@ -318,7 +295,7 @@ fn dedicated_and_copying_tasklets_share_a_scheduler() {
         // A hot, deep tasklet on its own stack...
         let server = Builder::new()
             .name("server")
-            .stack_strategy(StackStrategy::Dedicated)
+            .stack_strategy(StackStrategy::dedicated())
             .spawn_on(&sched, move || {
                 let mut served = 0;
                 while let Ok(v) = ping_rx.receive() {
@@ -335,7 +312,7 @@ fn dedicated_and_copying_tasklets_share_a_scheduler() {
             let size = if c % 2 == 0 { 32 * 1024 } else { 64 * 1024 };
             clients.push(
                 Builder::new()
-                    .stack_strategy(StackStrategy::Copying)
+                    .stack_strategy(support::copying())
                     .stack_size(size)
                     .spawn_on(&sched, move || {
                         let mut acc = 0u64;
@@ -386,7 +363,7 @@ fn child_process_entry() {
     match role.as_str() {
         "overflow" => {
             let sched = Scheduler::builder()
-                .stack_strategy(StackStrategy::Copying)
+                .stack_strategy(support::copying())
                 .stack_size(64 * 1024)
                 .build();
             // Another copying tasklet runs first and stays suspended, so the header must
@@ -434,7 +411,7 @@ fn run_child(role: &str, extra_env: &[(&str, &str)]) -> std::process::Output {
         "--test-threads=1",
     ])
     .env(CHILD_VAR, role)
-    .env_remove("UTHREAD_STACK_STRATEGY");
+    .env_remove(support::TEST_STACKS_VAR);
     for (k, v) in extra_env {
         cmd.env(k, v);
     }
@@ -463,13 +440,14 @@ fn libc_sigsegv() -> i32 {
     11
 }
 
+/// The environment once chose copying for every default scheduler; it must not make a
+/// safe program use stack copying.
 #[test]
-fn the_environment_variable_selects_the_default_strategy() {
-    let out = run_child("env", &[("UTHREAD_STACK_STRATEGY", "copying")]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{out:?}");
-    assert!(stdout.contains("copying=1 in_use=0"), "{stdout}");
-    let out = run_child("env", &[("UTHREAD_STACK_STRATEGY", "dedicated")]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("copying=0 in_use=1"), "{stdout}");
+fn no_environment_variable_selects_stack_copying() {
+    for var in ["UTHREAD_STACK_STRATEGY", "UTHREAD_TEST_STACKS"] {
+        let out = run_child("env", &[(var, "copying")]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{out:?}");
+        assert!(stdout.contains("copying=0 in_use=1"), "{var}: {stdout}");
+    }
 }

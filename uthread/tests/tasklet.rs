@@ -26,7 +26,7 @@ fn spawn_logger(sched: &Scheduler, log: &Log, name: &'static str) -> Tasklet {
 
 #[test]
 fn spawn_schedules_at_once_and_tasklets_run_in_fifo_order() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let log = Log::new();
     let ts: Vec<_> = ["a", "b", "c"]
         .into_iter()
@@ -58,7 +58,7 @@ fn spawn_schedules_at_once_and_tasklets_run_in_fifo_order() {
 
 #[test]
 fn join_returns_the_tasklets_value() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let h = sched.spawn(|| String::from("done")).unwrap();
     assert!(!h.is_finished());
     sched.run().unwrap();
@@ -68,7 +68,7 @@ fn join_returns_the_tasklets_value() {
 
 #[test]
 fn spawn_paused_runs_only_once_inserted() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let log = Log::new();
     let l = log.clone();
     let h = Builder::new()
@@ -94,7 +94,7 @@ fn spawn_paused_runs_only_once_inserted() {
 
 #[test]
 fn insert_appends_to_the_back_and_is_a_noop_when_already_scheduled() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let log = Log::new();
     let l = log.clone();
     let paused = Builder::new()
@@ -115,7 +115,7 @@ fn insert_appends_to_the_back_and_is_a_noop_when_already_scheduled() {
 
 #[test]
 fn insert_of_a_blocked_or_dead_tasklet_is_refused() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let ch = Channel::<u8>::new();
     let rx = ch.clone();
     let blocked = sched.spawn(move || rx.receive().unwrap()).unwrap();
@@ -136,7 +136,7 @@ fn insert_of_a_blocked_or_dead_tasklet_is_refused() {
 
 #[test]
 fn remove_takes_a_scheduled_tasklet_out_of_the_queue() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let log = Log::new();
     let a = spawn_logger(&sched, &log, "a");
     let b = spawn_logger(&sched, &log, "b");
@@ -157,7 +157,7 @@ fn remove_takes_a_scheduled_tasklet_out_of_the_queue() {
 
 #[test]
 fn remove_of_a_started_tasklet_pauses_it_where_it_yielded() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let log = Log::new();
     let l = log.clone();
     let t = sched
@@ -180,7 +180,7 @@ fn remove_of_a_started_tasklet_pauses_it_where_it_yielded() {
 
 #[test]
 fn remove_of_a_blocked_or_current_tasklet_is_refused() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let ch = Channel::<u8>::new();
     let rx = ch.clone();
     let blocked = sched.spawn(move || rx.receive().unwrap()).unwrap();
@@ -197,7 +197,7 @@ fn remove_of_a_blocked_or_current_tasklet_is_refused() {
 
 /// `a` logs, calls `op` on `b`, logs again; `x` is queued between them.
 fn run_or_switch(op: fn(&Tasklet) -> Result<(), TaskletError>) -> (Scheduler, Log, Tasklet) {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let log = Log::new();
     let l = log.clone();
     let b = spawn_logger(&sched, &log, "b");
@@ -240,7 +240,7 @@ fn switch_switches_to_the_target_now_and_pauses_the_caller() {
 
 #[test]
 fn run_from_main_runs_the_target_then_returns_to_main() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let log = Log::new();
     let a = spawn_logger(&sched, &log, "a");
     let b = spawn_logger(&sched, &log, "b");
@@ -253,7 +253,7 @@ fn run_from_main_runs_the_target_then_returns_to_main() {
 
 #[test]
 fn switch_from_main_runs_the_target_and_main_resumes_when_nothing_else_can_run() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let log = Log::new();
     let a = spawn_logger(&sched, &log, "a");
     let b = spawn_logger(&sched, &log, "b");
@@ -265,7 +265,7 @@ fn switch_from_main_runs_the_target_and_main_resumes_when_nothing_else_can_run()
 
 #[test]
 fn run_and_switch_to_blocked_dead_or_current_tasklets() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let ch = Channel::<u8>::new();
     let rx = ch.clone();
     let blocked = sched.spawn(move || rx.receive().unwrap()).unwrap();
@@ -289,8 +289,8 @@ fn run_and_switch_to_blocked_dead_or_current_tasklets() {
 
 #[test]
 fn run_on_a_tasklet_of_another_scheduler_is_refused() {
-    let one = Scheduler::new();
-    let two = Scheduler::new();
+    let one = support::scheduler();
+    let two = support::scheduler();
     let theirs = two.spawn(|| ()).unwrap();
     let t = theirs.tasklet().clone();
     let refused = one.spawn(move || t.run()).unwrap();
@@ -303,7 +303,7 @@ fn run_on_a_tasklet_of_another_scheduler_is_refused() {
 
 #[test]
 fn introspection_from_inside_a_tasklet() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let main = sched.main();
     let h = Builder::new()
         .name("scout")
@@ -334,7 +334,7 @@ fn introspection_from_inside_a_tasklet() {
 
 #[test]
 fn introspection_of_the_main_context() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let main = sched.main();
     assert!(main.is_main());
     assert!(main.is_current());
@@ -347,7 +347,7 @@ fn introspection_of_the_main_context() {
 
 #[test]
 fn blocked_on_says_what_and_which_direction() {
-    let sched = Scheduler::builder().manual_clock().build();
+    let sched = support::builder().manual_clock().build();
     let inbox = Channel::<u8>::with_name("inbox");
     let outbox = Channel::<u8>::new();
     let (rx, tx) = (inbox.clone(), outbox.clone());
@@ -399,7 +399,7 @@ fn blocked_on_says_what_and_which_direction() {
 
 #[test]
 fn run_count_counts_the_current_tasklet() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     assert_eq!(uthread::run_count(), 1);
     let counts = Log::new();
     for _ in 0..3 {
@@ -417,7 +417,7 @@ fn run_count_counts_the_current_tasklet() {
 
 #[test]
 fn names_and_renaming() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let named = Builder::new()
         .name("gate-guard")
         .spawn_on(&sched, || ())
@@ -440,7 +440,7 @@ fn names_and_renaming() {
 
 #[test]
 fn new_tasklets_inherit_the_creators_atomic_flag() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     assert!(!sched.main().is_atomic());
     let plain = sched.spawn(|| ()).unwrap();
     assert!(!plain.tasklet().is_atomic());
@@ -465,7 +465,7 @@ fn new_tasklets_inherit_the_creators_atomic_flag() {
 
 #[test]
 fn switch_count_counts_resumes() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let h = sched
         .spawn(|| {
             for _ in 0..3 {
@@ -485,7 +485,7 @@ fn switch_count_counts_resumes() {
 
 #[test]
 fn handles_are_equal_and_hash_by_identity() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let a = sched.spawn(|| ()).unwrap();
     let b = sched.spawn(|| ()).unwrap();
     let set: HashSet<Tasklet> = [
@@ -508,7 +508,7 @@ fn handles_are_equal_and_hash_by_identity() {
 
 #[test]
 fn stack_size_is_rounded_up_to_pages_with_a_minimum() {
-    let sched = Scheduler::builder().stack_size(64 * 1024).build();
+    let sched = support::builder().stack_size(64 * 1024).build();
     let default = sched.spawn(|| ()).unwrap();
     assert_eq!(default.tasklet().stack_size(), 64 * 1024);
     let odd = Builder::new()
@@ -531,7 +531,7 @@ fn stack_size_is_rounded_up_to_pages_with_a_minimum() {
 
 #[test]
 fn spawn_from_inside_a_tasklet_appends_to_the_queue() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let log = Log::new();
     let l = log.clone();
     sched
@@ -548,7 +548,7 @@ fn spawn_from_inside_a_tasklet_appends_to_the_queue() {
 
 #[test]
 fn handles_outliving_their_scheduler_report_it() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let h = sched.spawn(|| ()).unwrap();
     let t = h.tasklet().clone();
     drop(sched);
@@ -583,7 +583,7 @@ fn spawn_without_a_scheduler_fails() {
 
 #[test]
 fn the_closure_of_a_finished_tasklet_is_dropped_once() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let drops = Drops::new();
     let g = drops.token();
     sched.spawn(move || drop(g)).unwrap();

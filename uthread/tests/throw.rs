@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use support::{Drops, Log};
 use uthread::{
-    Builder, Channel, ChannelError, FailureKind, JoinError, RunError, RunOutcome, Scheduler,
-    SendError, Tasklet, TaskletError, Thrown, WaitError,
+    Builder, Channel, ChannelError, FailureKind, JoinError, RunError, RunOutcome, SendError,
+    Tasklet, TaskletError, Thrown, WaitError,
 };
 
 #[derive(Debug, PartialEq)]
@@ -30,7 +30,7 @@ fn alarm_of(t: &Thrown) -> Option<u32> {
 
 #[test]
 fn throw_into_a_blocked_receiver_wakes_it_with_the_error_at_once() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let ch = Channel::<u32>::new();
     let log = Log::new();
     let (rx, l) = (ch.clone(), log.clone());
@@ -56,7 +56,7 @@ fn throw_into_a_blocked_receiver_wakes_it_with_the_error_at_once() {
 
 #[test]
 fn throw_into_a_blocked_sender_gives_its_value_back() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let ch = Channel::<String>::new();
     let tx = ch.clone();
     let h = sched.spawn(move || tx.send("cargo".to_owned())).unwrap();
@@ -78,7 +78,7 @@ fn throw_into_a_blocked_sender_gives_its_value_back() {
 
 #[test]
 fn throw_into_a_sleeper_ends_its_sleep_with_the_error() {
-    let sched = Scheduler::builder().manual_clock().build();
+    let sched = support::builder().manual_clock().build();
     let h = sched
         .spawn(|| uthread::sleep(Duration::from_secs(3)))
         .unwrap();
@@ -94,7 +94,7 @@ fn throw_into_a_sleeper_ends_its_sleep_with_the_error() {
 
 #[test]
 fn throw_into_a_joiner_interrupts_the_join() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let ch = Channel::<u32>::new();
     let rx = ch.clone();
     let target = sched.spawn(move || rx.receive().unwrap()).unwrap();
@@ -111,7 +111,7 @@ fn throw_into_a_joiner_interrupts_the_join() {
 
 #[test]
 fn throw_into_a_scheduled_tasklet_fails_the_yield_it_is_in() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let log = Log::new();
     let l = log.clone();
     let h = sched
@@ -142,7 +142,7 @@ fn throw_into_a_scheduled_tasklet_fails_the_yield_it_is_in() {
 
 #[test]
 fn throw_into_a_paused_tasklet_runs_it_with_the_error() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let h = sched.spawn(uthread::schedule_remove).unwrap();
     sched.run().unwrap();
     assert!(h.tasklet().is_paused());
@@ -156,7 +156,7 @@ fn throw_into_a_paused_tasklet_runs_it_with_the_error() {
 
 #[test]
 fn throw_into_a_new_tasklet_kills_it_before_it_runs() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let drops = Drops::new();
     let log = Log::new();
     let (g, l) = (drops.token(), log.clone());
@@ -180,7 +180,7 @@ fn throw_into_a_new_tasklet_kills_it_before_it_runs() {
 
 #[test]
 fn throw_into_a_new_detached_tasklet_is_reported_as_uncaught() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let t = Builder::new()
         .name("fresh")
         .spawn_on(&sched, || ())
@@ -202,7 +202,7 @@ fn throw_into_a_new_detached_tasklet_is_reported_as_uncaught() {
 
 #[test]
 fn throw_into_a_dead_tasklet_is_an_error() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let h = sched.spawn(|| ()).unwrap();
     sched.run().unwrap();
     assert_eq!(h.tasklet().throw(Alarm(9)), Err(TaskletError::Dead));
@@ -211,7 +211,7 @@ fn throw_into_a_dead_tasklet_is_an_error() {
 
 #[test]
 fn throw_into_the_current_tasklet_is_refused() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let h = sched
         .spawn(|| uthread::current().unwrap().throw(Alarm(10)))
         .unwrap();
@@ -221,7 +221,7 @@ fn throw_into_the_current_tasklet_is_refused() {
 
 #[test]
 fn throw_pending_only_makes_the_target_runnable() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let ch = Channel::<u32>::new();
     let log = Log::new();
     let (rx, l) = (ch.clone(), log.clone());
@@ -249,7 +249,7 @@ fn throw_pending_only_makes_the_target_runnable() {
 
 #[test]
 fn throw_from_another_tasklet_runs_the_target_then_the_thrower() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let ch = Channel::<u32>::new();
     let log = Log::new();
     let (rx, l) = (ch.clone(), log.clone());
@@ -286,7 +286,7 @@ fn throw_from_another_tasklet_runs_the_target_then_the_thrower() {
 
 #[test]
 fn an_error_thrown_during_a_plain_switch_waits_for_the_next_blocking_call() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let ch = Channel::<u32>::new();
     let log = Log::new();
     // `a` runs the thrower (a plain switch, not a wait); the thrower throws into `a` with
@@ -322,7 +322,7 @@ fn an_error_thrown_during_a_plain_switch_waits_for_the_next_blocking_call() {
 
 #[test]
 fn throw_into_the_main_context_fails_its_blocking_call() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let ch = Channel::<u32>::new();
     let main = sched.main();
     let log = Log::new();

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use support::{manual, ms, Log};
 use uthread::{
-    be_nice, now, sleep, sleep_until, BlockedOn, Builder, ClockKind, RunOutcome, Scheduler,
-    StackStrategy, TaskletState, WaitError,
+    be_nice, now, sleep, sleep_until, BlockedOn, Builder, ClockKind, RunOutcome, TaskletState,
+    WaitError,
 };
 
 #[test]
@@ -267,7 +267,7 @@ fn a_killed_be_nice_waiter_leaves_the_tick_list() {
 #[test]
 fn be_nice_waiters_run_after_every_tasklet_that_was_already_runnable() {
     // Real clock: a tick starts whenever the run queue empties.
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let log = Log::new();
     let l = log.clone();
     sched
@@ -291,7 +291,7 @@ fn be_nice_waiters_run_after_every_tasklet_that_was_already_runnable() {
 
 #[test]
 fn be_nice_loops_share_ticks_on_the_real_clock() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let log = Log::new();
     for name in ["a", "b"] {
         let log = log.clone();
@@ -310,7 +310,7 @@ fn be_nice_loops_share_ticks_on_the_real_clock() {
 
 #[test]
 fn a_real_clock_sleep_lasts_at_least_its_duration() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     assert_eq!(sched.clock(), ClockKind::Real);
     let log = Log::new();
     let l = log.clone();
@@ -352,7 +352,7 @@ fn a_real_clock_sleep_lasts_at_least_its_duration() {
 
 #[test]
 fn the_main_context_can_sleep_on_the_real_clock_while_tasklets_run() {
-    let sched = Scheduler::new();
+    let sched = support::scheduler();
     let log = Log::new();
     let l = log.clone();
     // An absolute deadline: due before the main context's, however late the tasklet starts.
@@ -417,10 +417,10 @@ fn sleepers_cost_nothing_until_they_are_due() {
     const SLEEPERS: usize = 20_000;
     // Stack copying: 20,000 dedicated stacks would be 40,000 kernel mappings, more than
     // valgrind (which runs this suite too) can track. The timers are what is measured.
-    let sched = Scheduler::builder()
+    let sched = support::builder()
         .manual_clock()
         .stack_size(16 * 1024)
-        .stack_strategy(StackStrategy::Copying)
+        .stack_strategy(support::copying())
         .build();
     let woken = std::rc::Rc::new(std::cell::Cell::new(0usize));
     for i in 0..SLEEPERS {
@@ -461,7 +461,7 @@ fn sleepers_cost_nothing_until_they_are_due() {
 #[test]
 fn compacting_the_timer_heap_keeps_every_live_sleeper_on_time() {
     const SLEEPERS: u64 = 3000;
-    let sched = Scheduler::builder()
+    let sched = support::builder()
         .manual_clock()
         .stack_size(16 * 1024)
         .build();

@@ -3,9 +3,9 @@
 //!
 //! Each tasklet does a little work (a counter bump) and calls `be_nice()`; a frame is
 //! `advance(dt)` then `run_for(Budget::Unlimited)`, so every tasklet is resumed once per
-//! frame. The figure is the median frame time divided by the tasklet count. Dedicated
-//! stacks stop near 30,000 tasklets (two kernel mappings each against Linux's default
-//! `vm.max_map_count` of 65530); stack copying goes on to a million. The floor is bare
+//! frame. The figure is the median frame time divided by the tasklet count. Both
+//! strategies go to a million (dedicated stacks are carved from large mappings with
+//! guard regions, Linux 6.13+; stack copying is the `unsafe` opt-in). The floor is bare
 //! corosensei coroutines on stacks carved from one mapping, resumed once each per frame.
 //!
 //! ```sh
@@ -22,8 +22,6 @@ use uthread::{Budget, Scheduler, StackStrategy};
 
 const DT: Duration = Duration::from_millis(16);
 const COUNTS: [usize; 7] = [1_000, 3_000, 10_000, 30_000, 100_000, 300_000, 1_000_000];
-/// Dedicated stacks cannot go further on a stock kernel.
-const DEDICATED_MAX: usize = 30_000;
 /// The floor's carved stacks are touched page by page; beyond this it is mostly page faults.
 const FLOOR_MAX: usize = 300_000;
 
@@ -82,7 +80,7 @@ fn measure_uthread(strategy: StackStrategy, n: usize) -> Result<f64, Box<dyn Err
 
 /// Median frame time per coroutine for `n` bare coroutines on carved stacks.
 fn measure_floor(n: usize) -> Result<f64, Box<dyn Error>> {
-    let mut floor = uthread::FloorFrame::new(n)?;
+    let mut floor = uthread::bench::FloorFrame::new(n)?;
     floor.step();
     let times = (0..frames_for(n))
         .map(|_| {
@@ -177,13 +175,14 @@ fn main() -> Result<(), Box<dyn Error>> {
                 ns_per_resume: ns,
             });
         };
-        if n <= DEDICATED_MAX {
-            row(
-                "dedicated stacks",
-                measure_uthread(StackStrategy::Dedicated, n)?,
-            );
-        }
-        row("stack copying", measure_uthread(StackStrategy::Copying, n)?);
+        row(
+            "dedicated stacks",
+            measure_uthread(StackStrategy::dedicated(), n)?,
+        );
+        row(
+            "stack copying",
+            measure_uthread(benches::copying_stacks(), n)?,
+        );
         if n <= FLOOR_MAX {
             row("floor: bare coroutines, carved stacks", measure_floor(n)?);
         }

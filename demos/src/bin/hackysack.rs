@@ -13,7 +13,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
-use demos::hackysack::{play, Game, HackysackError};
+use demos::hackysack::{play, Game};
 use uthread::{Scheduler, StackStrategy};
 
 /// 100,000 players make about eight small allocations each (record, join state, body,
@@ -35,12 +35,10 @@ struct Args {
     /// Seed of the random choice of who gets the sack.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Where the players' stacks live. Copying (the default): they share one stack and
-    /// each keeps the part it uses on the heap, as in Stackless Python; spawning makes
-    /// no system call and the count is bounded by memory. Dedicated: a guarded stack each
-    /// (cheaper switches, but a system call per new stack, and Linux allows only about
-    /// 32,000 of them).
-    #[arg(long, value_enum, default_value_t = Stacks::Copying)]
+    /// Where the players' stacks live. Dedicated (the default): a guarded stack each,
+    /// carved from large mappings. Copying: they share one stack and each keeps the part
+    /// it uses on the heap, as in Stackless Python (less memory, a copy per switch).
+    #[arg(long, value_enum, default_value_t = Stacks::Dedicated)]
     stacks: Stacks,
     /// Usable stack per player in KiB (players are shallow; 16 is the minimum).
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(16..=65536))]
@@ -69,12 +67,6 @@ fn main() -> ExitCode {
         Ok(outcome) => outcome,
         Err(error) => {
             eprintln!("hackysack: {error}");
-            if let (HackysackError::Spawn { .. }, StackStrategy::Dedicated) = (&error, strategy) {
-                eprintln!(
-                    "hint: with a guarded stack each, Linux's vm.max_map_count (65530 by \
-                     default) allows about 32,000 players; --stacks copying has no such limit"
-                );
-            }
             return ExitCode::FAILURE;
         }
     };
@@ -121,15 +113,12 @@ enum Stacks {
 impl Stacks {
     fn strategy(self) -> StackStrategy {
         match self {
-            Stacks::Copying => StackStrategy::Copying,
-            Stacks::Dedicated => StackStrategy::Dedicated,
+            Stacks::Copying => demos::hackysack::copying_stacks(),
+            Stacks::Dedicated => StackStrategy::dedicated(),
         }
     }
 }
 
 fn stack_name(strategy: StackStrategy) -> &'static str {
-    match strategy {
-        StackStrategy::Dedicated => "dedicated",
-        StackStrategy::Copying => "copying",
-    }
+    strategy.kind().name()
 }

@@ -124,14 +124,7 @@ fn run(args: &Args, mut scenario: Scenario) -> Result<(), String> {
     }
 
     let battle = Battle::new(scenario).with_injected_panics(args.inject_panics);
-    let mut skirmish = Skirmish::with_battle(battle, seed, budget).map_err(|e| match e {
-        engine::SpawnError::Tasklet(_) => format!(
-            "{e}\nhint: every ship's tasklet has a guarded stack of its own, and Linux's \
-             vm.max_map_count (65530 by default) allows about 32,000 of them; for more \
-             ships run with UTHREAD_STACK_STRATEGY=copying"
-        ),
-        other => other.to_string(),
-    })?;
+    let mut skirmish = Skirmish::with_battle(battle, seed, budget).map_err(|e| e.to_string())?;
     if !args.json {
         let start: Vec<String> = fleet_names
             .iter()

@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use clap::{Parser, ValueEnum};
 use demos::cli::BudgetArgs;
 use demos::skirmish::percentile;
-use demos::swarm::{auto_stacks, Swarm, SwarmConfig, FRAME};
+use demos::swarm::{copying_stacks, Swarm, SwarmConfig, FRAME};
 use engine::{Budget, StackStrategy};
 
 /// Animals rest, wander, flock and flee; every one is a tasklet running a plain script.
@@ -36,11 +36,10 @@ struct Args {
     seed: u64,
     #[command(flatten)]
     budget: BudgetArgs,
-    /// Where the tasklets' stacks live: a guarded stack each (dedicated; Linux allows
-    /// about 32,000), one shared stack with each tasklet's used part copied to the heap
-    /// while it is suspended (copying; bounded by memory), or dedicated up to 30,000
-    /// animals and copying above (auto).
-    #[arg(long, value_enum, default_value_t = Stacks::Auto)]
+    /// Where the tasklets' stacks live: a guarded stack each (dedicated, the default, at
+    /// any count), or one shared stack with each tasklet's used part copied to the heap
+    /// while it is suspended (copying: less memory, a copy per switch).
+    #[arg(long, value_enum, default_value_t = Stacks::Dedicated)]
     stacks: Stacks,
     /// Usable stack per tasklet: bytes, or with a suffix (64k, 1m). At least 16k.
     #[arg(long, default_value = "64k", value_parser = parse_size)]
@@ -56,8 +55,6 @@ struct Args {
 /// The `--stacks` choices.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Stacks {
-    /// Dedicated up to 30,000 animals, copying above.
-    Auto,
     /// A guarded stack of its own for every tasklet.
     Dedicated,
     /// Stack copying: tasklets share one stack and keep their used part on the heap.
@@ -103,9 +100,8 @@ fn run(args: &Args) -> Result<(), String> {
     let budget = args.budget.budget()?;
     let entities = args.entities as usize;
     let stacks = match args.stacks {
-        Stacks::Auto => auto_stacks(entities),
-        Stacks::Dedicated => StackStrategy::Dedicated,
-        Stacks::Copying => StackStrategy::Copying,
+        Stacks::Dedicated => StackStrategy::dedicated(),
+        Stacks::Copying => copying_stacks(),
     };
     let config = SwarmConfig {
         entities,
@@ -129,16 +125,7 @@ fn run(args: &Args) -> Result<(), String> {
             FRAME.as_secs_f64() * 1000.0,
         );
     }
-    let mut swarm = Swarm::new(config).map_err(|e| {
-        let mut message = e.to_string();
-        if stacks == StackStrategy::Dedicated {
-            message.push_str(
-                "\nhint: with a guarded stack each, Linux's vm.max_map_count (65530 by \
-                 default) allows about 32,000 tasklets; --stacks copying has no such limit",
-            );
-        }
-        message
-    })?;
+    let mut swarm = Swarm::new(config).map_err(|e| e.to_string())?;
     if !args.json {
         println!(
             "spawned {entities} animals in {:.0} ms and ran each once in {:.0} ms, on a {:.0} m \
@@ -193,10 +180,7 @@ fn progress(swarm: &Swarm, window: usize, resumed: u64, budget: &str) {
 }
 
 fn stack_name(strategy: StackStrategy) -> &'static str {
-    match strategy {
-        StackStrategy::Dedicated => "dedicated",
-        StackStrategy::Copying => "copying",
-    }
+    strategy.kind().name()
 }
 
 #[cfg(test)]

@@ -406,7 +406,7 @@ impl Skirmish {
 }
 
 /// Stacks lent to the driver's live tasklets: dedicated stacks, or places on a shared
-/// stack (`UTHREAD_STACK_STRATEGY=copying`).
+/// stack (stack copying).
 fn stacks_in_use(driver: &FrameDriver) -> usize {
     let stats = driver.scheduler().stack_stats();
     stats.in_use + stats.copying

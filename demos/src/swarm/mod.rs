@@ -69,10 +69,6 @@ pub const THINK: Duration = Duration::from_millis(400);
 pub const BREATH: Duration = Duration::from_secs(1);
 /// Usable stack per animal by default; the behaviours are shallow.
 pub const DEFAULT_STACK_SIZE: usize = 64 * 1024;
-/// `--stacks auto` switches to stack copying above this many animals: dedicated
-/// stacks take two kernel mappings each, and Linux's default `vm.max_map_count`
-/// (65530) runs out near 32,700.
-pub const AUTO_COPYING_ABOVE: usize = 30_000;
 
 /// What the systems and the behaviours share: the arena, the grid and the counters.
 #[derive(Debug)]
@@ -108,26 +104,26 @@ pub struct SwarmConfig {
 
 impl SwarmConfig {
     /// `entities` animals from `seed`, with a resume budget of a tenth of them per frame
-    /// (deterministic) and the stack strategy `--stacks auto` would pick.
+    /// (deterministic), on dedicated stacks (the default at any count).
     pub fn new(entities: usize, seed: u64) -> SwarmConfig {
         SwarmConfig {
             entities,
             seed,
             budget: Budget::Resumes((entities as u64 / 10).max(1)),
-            stacks: auto_stacks(entities),
+            stacks: StackStrategy::dedicated(),
             stack_size: DEFAULT_STACK_SIZE,
         }
     }
 }
 
-/// The strategy `--stacks auto` picks for `entities` animals: dedicated stacks up to
-/// [`AUTO_COPYING_ABOVE`], stack copying above.
-pub fn auto_stacks(entities: usize) -> StackStrategy {
-    if entities > AUTO_COPYING_ABOVE {
-        StackStrategy::Copying
-    } else {
-        StackStrategy::Dedicated
-    }
+/// Stack copying for the swarm's animals (`swarm --stacks copying`): about a third of the
+/// memory of dedicated stacks per animal, and a copy per switch.
+#[allow(unsafe_code, reason = "the swarm's opt-in to stack copying")]
+pub fn copying_stacks() -> StackStrategy {
+    // SAFETY: an animal's script (behaviour.rs) keeps no pointer into its stack across a
+    // blocking call: it lends no local to another thread or tasklet, pins no future, and
+    // talks to the systems only through its context and channels, which take owned values.
+    unsafe { StackStrategy::copying() }
 }
 
 /// A swarm in progress, and what was measured of it.
@@ -202,8 +198,8 @@ impl Swarm {
     ///
     /// # Errors
     ///
-    /// The engine's spawn error when a tasklet cannot be made (out of stacks: with
-    /// dedicated stacks, past about 32,000 animals).
+    /// The engine's spawn error when a tasklet cannot be made (out of stacks: out of
+    /// memory, or on kernels without guard regions past about 32,000 animals).
     pub fn new(config: SwarmConfig) -> Result<Swarm, engine::SpawnError> {
         let side = (config.entities.max(1) as f64 * AREA_PER_ANIMAL).sqrt();
         let field = Rc::new(Field {

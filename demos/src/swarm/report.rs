@@ -193,10 +193,7 @@ impl Summary {
 
 /// The name `--stacks` uses for a strategy.
 pub(crate) fn stack_name(strategy: StackStrategy) -> &'static str {
-    match strategy {
-        StackStrategy::Dedicated => "dedicated",
-        StackStrategy::Copying => "copying",
-    }
+    strategy.kind().name()
 }
 
 impl fmt::Display for Summary {

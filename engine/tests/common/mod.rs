@@ -61,3 +61,11 @@ pub fn spin(d: Duration) {
         std::hint::spin_loop();
     }
 }
+
+/// Stack copying for the tests that run actors on both strategies.
+#[allow(unsafe_code, reason = "the tests' opt-in to stack copying")]
+pub fn copying() -> engine::StackStrategy {
+    // SAFETY: the actors of these tests keep no pointer into their stacks across a
+    // blocking call: they lend no local to another thread or tasklet and pin no future.
+    unsafe { engine::StackStrategy::copying() }
+}

@@ -6,11 +6,14 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use super::lock::{Lock, LockError, LockGuard};
+use crate::block::settle_after_switch;
+use crate::block::wait_for;
+use crate::core::current_shared;
 use crate::error::WaitError;
-use crate::shared::{current_shared, Blocked, Wake};
-use crate::tasklet::settle_after_switch;
+use crate::state::{Blocked, Wake};
+use crate::task::{Cancel, WaitKey};
 use crate::time::deadline_in;
-use crate::wait::{wait_for, Cancel, WaitKey, WaitList};
+use crate::wait::WaitList;
 use crate::{ObjectId, ObjectRef};
 
 struct Inner {

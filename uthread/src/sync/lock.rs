@@ -6,11 +6,15 @@ use std::fmt;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
+use crate::block::wait_for;
+use crate::block::{preempt_check, settle_after_switch};
+use crate::core::{current_shared, Shared};
 use crate::error::WaitError;
-use crate::shared::{current_shared, Blocked, Shared, TaskletRef, Wake};
-use crate::tasklet::{preempt_check, settle_after_switch};
+use crate::state::{Blocked, Wake};
+use crate::task::TaskletRef;
+use crate::task::{Cancel, WaitKey};
 use crate::time::deadline_in;
-use crate::wait::{wait_for, Cancel, WaitKey, WaitList};
+use crate::wait::WaitList;
 use crate::{ObjectId, ObjectRef, Tasklet};
 
 /// Why a lock operation failed.

@@ -6,12 +6,16 @@ use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
 
+use crate::block::settle_after_switch;
+use crate::block::wait_for;
+use crate::core::current_shared;
 use crate::error::{ChannelError, RecvError, TryRecvError};
 use crate::select::{Arm, Collected, Receivable, SelectArm};
-use crate::shared::{current_shared, Blocked, TaskletRef, Wake};
-use crate::tasklet::settle_after_switch;
+use crate::state::{Blocked, Wake};
+use crate::task::TaskletRef;
+use crate::task::{Cancel, WaitKey, WaitRef};
 use crate::time::deadline_in;
-use crate::wait::{wait_for, Cancel, Slot, WaitKey, WaitList, WaitRef};
+use crate::wait::{Slot, WaitList};
 use crate::{ObjectId, ObjectRef};
 
 struct State<T> {

@@ -1,7 +1,7 @@
 //! Calibration for stack copying: how far below the suspend mark a suspended fiber's
 //! frames reach, measured once per process by running the real suspend path.
 //!
-//! [`fiber::suspend_marked`] records the address of one of its locals and then switches;
+//! [`switch::suspend_marked`] records the address of one of its locals and then switches;
 //! everything the suspended fiber needs lies between its stack pointer and the stack base,
 //! and its stack pointer is below the mark by a fixed distance (the rest of that frame,
 //! corosensei's `Yielder::suspend` and the registers `switch_yield` pushes). That distance
@@ -22,8 +22,8 @@ use std::sync::OnceLock;
 use corosensei::stack::Stack;
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 
-use super::fiber::{self, FiberExit};
 use super::stack::{round_stack_size, GuardedStack};
+use super::switch::{self, FiberExit};
 use super::valgrind;
 
 /// Extra bytes copied below the calibrated bound (the bound is also rounded down to 16).
@@ -37,11 +37,12 @@ pub(crate) fn suspend_margin() -> Result<usize, String> {
 
 /// What the calibration measured (for the self-check test).
 #[derive(Clone, Debug)]
-pub struct Calibration {
+pub(crate) struct Calibration {
     /// The margin in use: the largest measurement, plus slack, rounded up to 16.
-    pub margin: usize,
+    pub(crate) margin: usize,
     /// Each measurement: fill pattern, caller depth, bytes written below the mark.
-    pub measurements: Vec<(u8, usize, usize)>,
+    #[cfg_attr(not(test), allow(dead_code, reason = "read by the self-check test only"))]
+    pub(crate) measurements: Vec<(u8, usize, usize)>,
 }
 
 /// Measures how far below its mark the suspend path writes, by running it on a stack
@@ -50,7 +51,7 @@ pub struct Calibration {
 /// # Errors
 ///
 /// A description of what looked wrong (no stack, no mark, nothing written below it).
-pub fn calibrate() -> Result<Calibration, String> {
+pub(crate) fn calibrate() -> Result<Calibration, String> {
     let mut stack =
         Some(GuardedStack::new(round_stack_size(32 * 1024)).map_err(|e| e.to_string())?);
     let mut measurements = Vec::new();
@@ -84,14 +85,14 @@ fn measure_once(
     unsafe { ptr::write_bytes(bottom as *mut u8, pattern, base - bottom) };
     // Fetched here rather than in the coroutine: a thread-local access there could run
     // (and leave dead frames) below the suspend path's frame and inflate the measurement.
-    let slot = fiber::mark_slot();
+    let slot = switch::mark_slot();
     let mut co = Coroutine::with_stack(stack, move |yielder: &Yielder<(), ()>, ()| {
         descend(depth, yielder, slot);
         FiberExit::Returned
     });
-    fiber::take_suspend_mark();
+    switch::take_suspend_mark();
     let first = co.resume(());
-    let mark = fiber::take_suspend_mark();
+    let mark = switch::take_suspend_mark();
     // The scan reads the suspended coroutine's stack from outside, dead bytes included.
     valgrind::make_defined(bottom, base - bottom);
     let lowest = lowest_change(bottom, base, pattern);
@@ -135,10 +136,44 @@ fn descend(depth: usize, yielder: &Yielder<(), ()>, slot: *mut usize) {
     if depth == 0 {
         // SAFETY: `slot` is this thread's mark cell (we run on the thread that fetched
         // it), and `yielder` belongs to the calibration coroutine, which is running.
-        unsafe { fiber::suspend_marked(yielder, slot) };
+        unsafe { switch::suspend_marked(yielder, slot) };
     } else {
         let pad = std::hint::black_box([depth as u8; 96]);
         descend(depth - 1, yielder, slot);
         std::hint::black_box(pad);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calibration_self_check() {
+        let cal = calibrate().expect("calibration runs");
+        eprintln!("stack copying calibration: {cal:?}");
+        // The suspend path pushes at least RIP, RBX and RBP below its frame.
+        assert!(cal.margin >= 24, "{cal:?}");
+        assert!(cal.margin < 16 * 1024, "implausibly large margin: {cal:?}");
+        assert_eq!(cal.margin % 16, 0, "{cal:?}");
+        // The mark lives in the suspend path's own frame, so what is written below it cannot
+        // depend on how deep the caller is: one figure per fill pattern, whatever the depth.
+        for pattern in [0xa5, 0x5a] {
+            let per_depth: Vec<usize> = cal
+                .measurements
+                .iter()
+                .filter(|m| m.0 == pattern)
+                .map(|m| m.2)
+                .collect();
+            assert!(per_depth.len() >= 2, "{cal:?}");
+            assert!(
+                per_depth.iter().all(|&m| m == per_depth[0]),
+                "the margin depends on the caller: {cal:?}"
+            );
+            assert!(per_depth[0] < cal.margin, "{cal:?}");
+        }
+        // Calibrating again measures the same thing (the process-wide margin is reused).
+        let again = calibrate().unwrap();
+        assert_eq!(again.margin, cal.margin);
     }
 }

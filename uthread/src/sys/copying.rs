@@ -16,7 +16,7 @@
 //!   free. A tasklet that never runs never touches the shared stack.
 //! - **Copy out.** When the fiber suspends, the slice `[lo, base)` of the shared stack is
 //!   copied into the fiber's heap buffer. `lo` is a lower bound of the suspended stack
-//!   pointer: the one and only suspend path ([`fiber::suspend_marked`], never inlined)
+//!   pointer: the one and only suspend path ([`switch::suspend_marked`], never inlined)
 //!   records the address of one of its locals, and `lo` is that address minus a margin
 //!   measured at start-up (`calibration.rs`). The buffer keeps its capacity, so a tasklet
 //!   that suspends at the same depth every time allocates once.
@@ -79,11 +79,12 @@ use corosensei::stack::{Stack, StackPointer};
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 
 use super::calibration::suspend_margin;
-use super::fiber::{self, FiberExit};
 use super::overflow;
 use super::prefetch;
-use super::stack::{GuardedStack, StackError};
+use super::stack::GuardedStack;
+use super::switch::{self, FiberExit, SuspendKind};
 use super::valgrind;
+use crate::stack::StackError;
 
 /// One guarded stack that the copying tasklets of one size take turns on.
 pub(crate) struct SharedStack {
@@ -105,14 +106,13 @@ pub(crate) struct SharedStack {
 }
 
 impl SharedStack {
-    /// Maps a shared stack with `size` usable bytes (already rounded to pages).
-    pub(crate) fn new(size: usize) -> Result<Rc<SharedStack>, StackError> {
+    /// Makes `stack` a shared stack for copying tasklets.
+    pub(crate) fn new(stack: GuardedStack) -> Result<Rc<SharedStack>, StackError> {
         let margin = suspend_margin().map_err(|msg| {
             StackError::Os(std::io::Error::other(format!(
                 "stack copying is unavailable: {msg}"
             )))
         })?;
-        let stack = GuardedStack::new(size)?;
         let (_, bottom) = stack.guard_range();
         let base = stack.base().get();
         Ok(Rc::new(SharedStack {
@@ -354,7 +354,9 @@ impl CopyingFiber {
             valgrind::make_undefined(stack.base - top, top);
             self.phase = Phase::Started(Coroutine::with_stack(
                 SharedStackRef(Rc::clone(&stack)),
-                move |yielder: &Yielder<(), ()>, ()| fiber::run_body(yielder, body),
+                move |yielder: &Yielder<(), ()>, ()| {
+                    switch::run_body(yielder, SuspendKind::Marked, body)
+                },
             ));
         } else {
             self.restore_frames(was_resident);
@@ -362,9 +364,9 @@ impl CopyingFiber {
         let Phase::Started(co) = &mut self.phase else {
             panic!("resuming a finished fiber");
         };
-        fiber::take_suspend_mark();
+        switch::take_suspend_mark();
         let result = co.resume(());
-        let mark = fiber::take_suspend_mark();
+        let mark = switch::take_suspend_mark();
         let exit = match result {
             CoroutineResult::Yield(()) => {
                 // SAFETY: the fiber has just suspended and nothing has run on the stack
@@ -464,8 +466,8 @@ mod tests {
     use std::rc::Rc;
 
     use super::*;
-    use crate::sys::fiber::{self, Fiber};
-    use crate::sys::stack::{round_stack_size, FiberStack};
+    use crate::sys::fiber::{Fiber, FiberStack};
+    use crate::sys::stack::{round_stack_size, GuardedStack};
 
     /// Records its id in a shared log when dropped.
     struct Guard(u32, Rc<RefCell<Vec<u32>>>);
@@ -488,7 +490,7 @@ mod tests {
             let _guard = Guard(id, log);
             let data = std::hint::black_box([id; 40]);
             loop {
-                assert!(fiber::suspend());
+                assert!(crate::sys::switch::suspend());
                 assert_eq!(data, [id; 40], "frames of fiber {id} were not restored");
             }
         }
@@ -496,7 +498,8 @@ mod tests {
 
     #[test]
     fn dropping_suspended_fibers_unwinds_each_from_its_own_frames() {
-        let stack = SharedStack::new(round_stack_size(64 * 1024)).unwrap();
+        let stack =
+            SharedStack::new(GuardedStack::new(round_stack_size(64 * 1024)).unwrap()).unwrap();
         let log = Rc::new(RefCell::new(Vec::new()));
         let mut fibers: Vec<Fiber> = (0..4)
             .map(|i| Fiber::new(on(&stack), sleeper(i, &log)))
@@ -523,7 +526,8 @@ mod tests {
 
     #[test]
     fn a_fiber_dropped_while_its_stack_is_busy_leaks_rather_than_corrupts() {
-        let stack = SharedStack::new(round_stack_size(64 * 1024)).unwrap();
+        let stack =
+            SharedStack::new(GuardedStack::new(round_stack_size(64 * 1024)).unwrap()).unwrap();
         let log = Rc::new(RefCell::new(Vec::new()));
         let mut victim = Fiber::new(on(&stack), sleeper(7, &log));
         assert!(victim.resume().is_none());
@@ -546,7 +550,8 @@ mod tests {
 
     #[test]
     fn an_unstarted_fiber_never_touches_the_stack() {
-        let stack = SharedStack::new(round_stack_size(64 * 1024)).unwrap();
+        let stack =
+            SharedStack::new(GuardedStack::new(round_stack_size(64 * 1024)).unwrap()).unwrap();
         let log = Rc::new(RefCell::new(Vec::new()));
         let mut running = Fiber::new(on(&stack), sleeper(1, &log));
         assert!(running.resume().is_none());

@@ -1,39 +1,20 @@
 //! The coroutine wrapper: one corosensei coroutine per tasklet, on a dedicated stack or a
-//! shared one (stack copying, see `copying.rs`), and `suspend()` from any depth of the
-//! tasklet's call stack.
-//!
-//! The scheduler never nests resumes: every fiber is resumed from the scheduler's pump
-//! loop on the thread's own stack and suspends straight back to it. While a fiber runs,
-//! a thread-local points at its `Yielder` (which lives near the base of the fiber's
-//! stack), so code deep inside the tasklet can suspend without threading a yielder
-//! through every call. On a shared stack the `Yielder` of every fiber sits at the same
-//! address, and a fiber's frames are copied back before it resumes, so the pointer that
-//! `suspend` restores after the switch is valid in both strategies.
+//! shared one (stack copying, see `copying.rs`), resumed by the pump. How a running body
+//! suspends is in `switch.rs`.
 #![allow(
     unsafe_code,
     reason = "a thread-local pointer to the running coroutine's Yielder"
 )]
 
-use std::any::Any;
-use std::cell::Cell;
 use std::fmt;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::ptr;
 
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 
-use super::copying::CopyingFiber;
+use super::copying::{CopyingFiber, SharedLease};
 use super::overflow;
 use super::prefetch;
-use super::stack::{FiberStack, GuardedStack, StackHeader};
-
-/// How a fiber's body ended.
-pub(crate) enum FiberExit {
-    /// The body returned.
-    Returned,
-    /// The body panicked (this includes the `TaskletExit` unwind of a kill).
-    Panicked(Box<dyn Any + Send>),
-}
+use super::stack::{GuardedStack, StackHeader};
+use super::switch::{self, FiberExit, SuspendKind};
 
 /// Bytes below a suspend mark that a resume reads (the registers the switch saved).
 const SWITCH_FRAME_BYTES: usize = 128;
@@ -42,19 +23,6 @@ const SWITCH_FRAME_BYTES: usize = 128;
 const RESUME_FRAME_BYTES: usize = 768;
 
 type DedicatedCo = Coroutine<(), (), FiberExit, GuardedStack>;
-
-thread_local! {
-    /// The running fiber's yielder, or null when no fiber runs on this thread.
-    ///
-    /// Invariant: non-null exactly while a fiber's body executes on this thread, and then
-    /// it points at that fiber's `Yielder`, which is live for as long as the body runs.
-    static YIELDER: Cell<*const Yielder<(), ()>> = const { Cell::new(ptr::null()) };
-
-    /// The address of a local in [`suspend_marked`]'s frame, recorded just before a fiber
-    /// suspends (0 when none since it was last taken). Stack copying saves everything
-    /// from a calibrated margin below it up to the stack base.
-    static SUSPEND_MARK: Cell<usize> = const { Cell::new(0) };
-}
 
 /// A suspended or not-yet-started tasklet body.
 pub(crate) struct Fiber(Kind);
@@ -84,7 +52,7 @@ impl Fiber {
             FiberStack::Dedicated(stack) => {
                 let header = stack.header_ptr().cast_const();
                 let co = Coroutine::with_stack(stack, move |yielder: &Yielder<(), ()>, ()| {
-                    run_body(yielder, body)
+                    switch::run_body(yielder, SuspendKind::Inline, body)
                 });
                 Fiber(Kind::Dedicated {
                     co,
@@ -100,23 +68,21 @@ impl Fiber {
 
     /// Runs the fiber until it suspends (`None`) or its body ends (`Some`).
     ///
-    /// Must be called from outside any fiber (the pump loop checks [`in_fiber`] first).
+    /// Must be called from outside any fiber (the pump runs outside them).
     ///
     /// Inlined into the pump: a return between the pump and the switch would be
     /// mispredicted on every slice (the fiber's own calls have left their entries in the
     /// CPU's return-address predictor).
     #[inline]
     pub(crate) fn resume(&mut self) -> Option<FiberExit> {
-        debug_assert!(!in_fiber(), "nested fiber resume");
+        debug_assert!(!switch::in_fiber(), "nested fiber resume");
         let exit = match &mut self.0 {
             Kind::Dedicated { co, header, mark } => {
                 debug_assert!(!co.done(), "resuming a finished fiber");
                 let _overflow = overflow::RunningGuard::enter(*header);
                 match co.resume(()) {
                     CoroutineResult::Yield(()) => {
-                        // Read, not taken: only stack copying needs it cleared, and it
-                        // takes the mark itself before each resume.
-                        *mark = SUSPEND_MARK.with(Cell::get);
+                        *mark = switch::take_suspend_mark();
                         None
                     }
                     CoroutineResult::Return(exit) => Some(exit),
@@ -124,7 +90,7 @@ impl Fiber {
             }
             Kind::Copying(fiber) => fiber.resume(),
         };
-        YIELDER.with(|y| y.set(ptr::null()));
+        switch::clear_yielder();
         exit
     }
 
@@ -179,65 +145,29 @@ impl fmt::Debug for Fiber {
     }
 }
 
-/// A fiber's whole body: publish the yielder, run, and catch whatever unwinds.
-pub(super) fn run_body<F: FnOnce()>(yielder: &Yielder<(), ()>, body: F) -> FiberExit {
-    YIELDER.with(|y| y.set(yielder));
-    match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(()) => FiberExit::Returned,
-        Err(payload) => FiberExit::Panicked(payload),
+/// The stack a new fiber gets from the pool.
+#[derive(Debug)]
+pub(crate) enum FiberStack {
+    /// A stack of its own.
+    Dedicated(GuardedStack),
+    /// A place on a shared stack (stack copying).
+    Shared(SharedLease),
+}
+
+impl FiberStack {
+    /// Usable bytes (the depth the tasklet may reach).
+    pub(crate) fn usable_size(&self) -> usize {
+        match self {
+            FiberStack::Dedicated(stack) => stack.usable_size(),
+            FiberStack::Shared(lease) => lease.usable_size(),
+        }
     }
-}
 
-/// Whether the caller runs inside a fiber (a tasklet body) on this thread.
-pub(crate) fn in_fiber() -> bool {
-    YIELDER.with(|y| !y.get().is_null())
-}
-
-/// Suspends the running fiber back to the pump loop. Returns `false` (and does nothing)
-/// when called outside any fiber.
-pub(crate) fn suspend() -> bool {
-    let yielder = YIELDER.with(|y| y.get());
-    if yielder.is_null() {
-        return false;
+    /// Records which tasklet the stack is for, for the overflow report.
+    pub(crate) fn set_owner(&mut self, tasklet_id: u64, name: Option<&std::rc::Rc<str>>) {
+        match self {
+            FiberStack::Dedicated(stack) => stack.set_owner(tasklet_id, name.map_or("", |n| n)),
+            FiberStack::Shared(lease) => lease.set_owner(tasklet_id, name.cloned()),
+        }
     }
-    // SAFETY: by the YIELDER invariant, a non-null pointer is the running fiber's own
-    // yielder, alive while its body executes, and we are executing that body now (this
-    // thread, not inside a nested fiber: the pump never nests resumes). The mark slot is
-    // this thread's SUSPEND_MARK cell, valid for writes for as long as the thread lives.
-    unsafe { suspend_marked(&*yielder, mark_slot()) };
-    // Back in this fiber: the pump cleared YIELDER when we suspended; restore it. (On a
-    // shared stack our frames, the yielder among them, are back at the same addresses.)
-    YIELDER.with(|y| y.set(yielder));
-    true
-}
-
-/// This thread's suspend-mark cell, as a pointer for [`suspend_marked`].
-pub(super) fn mark_slot() -> *mut usize {
-    SUSPEND_MARK.with(Cell::as_ptr)
-}
-
-/// The one and only way a fiber suspends: records the address of a local, then switches.
-///
-/// Never inlined, so that its frame (and therefore how far below the recorded address the
-/// switch writes) is the same for every caller; stack copying calibrates that distance
-/// once per process by running this very function. The mark is written with a plain
-/// store through `mark_slot` rather than a thread-local access, so that no call runs
-/// below this frame before the switch (in unoptimised builds every accessor is a call,
-/// whose dead frame the calibration would have to count).
-///
-/// # Safety
-///
-/// `mark_slot` must be valid for writes (it is [`mark_slot`]), and `yielder` must be the
-/// yielder of the fiber running on this thread.
-#[inline(never)]
-pub(super) unsafe fn suspend_marked(yielder: &Yielder<(), ()>, mark_slot: *mut usize) {
-    let mark = 0u8;
-    // SAFETY: valid for writes, by this function's contract.
-    unsafe { *mark_slot = ptr::addr_of!(mark) as usize };
-    yielder.suspend(());
-}
-
-/// Takes the last suspend mark (0 if none was recorded since the last take).
-pub(super) fn take_suspend_mark() -> usize {
-    SUSPEND_MARK.with(|m| m.replace(0))
 }

@@ -7,8 +7,10 @@
 pub(crate) mod calibration;
 pub(crate) mod copying;
 pub(crate) mod fiber;
+#[cfg(feature = "bench-internals")]
 pub(crate) mod floor;
 pub(crate) mod overflow;
 pub(crate) mod prefetch;
 pub(crate) mod stack;
+pub(crate) mod switch;
 pub(crate) mod valgrind;

@@ -1,18 +1,33 @@
-//! Guarded, mmap'd tasklet stacks, the pool that recycles them, and the choice between
-//! dedicated and shared (copying) stacks.
+//! Guarded tasklet stacks carved from large reserved mappings.
 //!
-//! Each stack is one anonymous mapping: a `PROT_NONE` guard page at the bottom and the
-//! usable stack above it. That costs the kernel two memory mappings per stack, which is
-//! what limits how many can be live at once (`vm.max_map_count`). Stacks are never
-//! unmapped while the pool lives: a dead tasklet's stack goes back to the pool and the
-//! next spawn of the same size takes it without a system call.
+//! A [`Carver`] reserves regions of address space (`MAP_NORESERVE`: untouched pages cost
+//! nothing) and cuts them into equal slots, one stack per slot:
 //!
-//! Copying tasklets ([`StackStrategy::Copying`]) take no stack of their own: the pool
-//! keeps one shared guarded stack per size for them (see `copying.rs`), and hands out
-//! leases on it.
+//! ```text
+//! | guard page | usable stack (grows down) ...  | colour gap | header |
+//! lo           lo + page                         base               top
+//! ```
+//!
+//! The guard page is made with `madvise(MADV_GUARD_INSTALL)` where the kernel has it
+//! (Linux 6.13+): a guard region that does not split the mapping, so a million stacks
+//! cost a few hundred kernel mappings in all. Older kernels get `mprotect(PROT_NONE)`,
+//! which splits the mapping (two mappings per stack, so `vm.max_map_count` bounds the
+//! count and running into it is a typed error). Either way a touch of the guard page
+//! raises SIGSEGV, which `overflow.rs` reports with the tasklet's name.
+//!
+//! The header at the top of each slot names the owning tasklet for the overflow report.
+//! Below it, a *colour gap* of 0 to 960 bytes (in 64-byte steps, by slot index) moves
+//! each stack's base, so that the hot lines of thousands of stacks (the frames a resume
+//! touches first) do not all fall into the same cache sets. The slot has a page of room
+//! for header and gap on top of the usable size, so every tasklet gets the depth it asked
+//! for.
+//!
+//! Regions are unmapped when the last stack carved from them is dropped. A stack whose
+//! tasklet could not be unwound is leaked with its fiber (`mem::forget`), which keeps its
+//! region mapped forever: something may still point into it.
 #![allow(
     unsafe_code,
-    reason = "mmap, mprotect and munmap, and corosensei's `Stack` trait"
+    reason = "mmap, madvise, mprotect and munmap, and corosensei's `Stack` trait"
 )]
 
 use std::fmt;
@@ -20,18 +35,35 @@ use std::io;
 use std::mem::ManuallyDrop;
 use std::num::NonZeroUsize;
 use std::rc::Rc;
+use std::sync::OnceLock;
 
 use corosensei::stack::valgrind::ValgrindStackRegistration;
 use corosensei::stack::{Stack, StackPointer};
 
-use super::copying::{SharedLease, SharedStack};
+use crate::stack::StackError;
 
 /// Smallest usable stack we hand out (below this even a panic message does not fit).
 pub(crate) const MIN_STACK_SIZE: usize = 16 * 1024;
 
+/// `madvise` advice that installs guard regions (Linux 6.13+; not yet in `libc`).
+const MADV_GUARD_INSTALL: libc::c_int = 102;
+
+/// Bytes reserved at the top of every stack for its [`StackHeader`].
+const HEADER_SPACE: usize = 256;
+
+/// Longest tasklet name kept in a stack header (for the overflow report).
+pub(crate) const HEADER_NAME_LEN: usize = 192;
+
+/// Distinct stack-base offsets, and the step between them (one cache line).
+const COLOURS: usize = 16;
+const COLOUR_STEP: usize = 64;
+
+/// Slots in a carver's first region; each later region doubles, up to the maximum.
+const FIRST_REGION_SLOTS: usize = 16;
+const MAX_REGION_SLOTS: usize = 8192;
+
 /// The system page size, read once.
 pub(crate) fn page_size() -> usize {
-    use std::sync::OnceLock;
     static PAGE: OnceLock<usize> = OnceLock::new();
     *PAGE.get_or_init(|| {
         // SAFETY: sysconf has no preconditions; _SC_PAGESIZE is a valid name.
@@ -51,52 +83,56 @@ pub(crate) fn round_stack_size(size: usize) -> usize {
     size.div_ceil(page).saturating_mul(page)
 }
 
-/// Why a stack could not be had.
-#[derive(Debug)]
-pub enum StackError {
-    /// The kernel's limit on memory mappings per process (`vm.max_map_count`) was reached.
-    /// Every guarded stack costs two mappings.
-    MappingLimit {
-        /// The limit, read from `/proc/sys/vm/max_map_count`.
-        max_map_count: usize,
-        /// Mappings the process held when the allocation failed.
-        mappings: usize,
-    },
-    /// The kernel refused the memory itself (address space or commit limit).
-    OutOfMemory {
-        /// The usable size that was requested, in bytes.
-        size: usize,
-    },
-    /// Some other operating-system error.
-    Os(io::Error),
+/// How guard pages are made in this process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GuardMode {
+    /// `madvise(MADV_GUARD_INSTALL)`: no extra kernel mapping per stack.
+    GuardRegion,
+    /// `mprotect(PROT_NONE)`: splits the mapping, two mappings per stack.
+    Protect,
 }
 
-impl fmt::Display for StackError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            StackError::MappingLimit {
-                max_map_count,
-                mappings,
-            } => write!(
-                f,
-                "no stack: the kernel's mapping limit is reached ({mappings} of vm.max_map_count = \
-                 {max_map_count}; each guarded stack uses 2)"
-            ),
-            StackError::OutOfMemory { size } => {
-                write!(f, "no stack: out of memory allocating {size} bytes")
-            }
-            StackError::Os(err) => write!(f, "no stack: {err}"),
+/// The guard mode, decided once per process: guard regions when the kernel has them.
+///
+/// `UTHREAD_GUARD_PAGES=mprotect` forces the older way (both are equally safe; the
+/// variable exists so that the fallback can be tested on new kernels).
+pub(crate) fn guard_mode() -> GuardMode {
+    static MODE: OnceLock<GuardMode> = OnceLock::new();
+    *MODE.get_or_init(|| {
+        let forced = std::env::var("UTHREAD_GUARD_PAGES")
+            .is_ok_and(|v| v.trim().eq_ignore_ascii_case("mprotect"));
+        if forced || !probe_guard_regions() {
+            GuardMode::Protect
+        } else {
+            GuardMode::GuardRegion
         }
-    }
+    })
 }
 
-impl std::error::Error for StackError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            StackError::Os(err) => Some(err),
-            _ => None,
-        }
+/// Whether `MADV_GUARD_INSTALL` works here (tried on a scratch mapping).
+fn probe_guard_regions() -> bool {
+    let page = page_size();
+    // SAFETY: a fresh anonymous private mapping of two pages; no existing memory is
+    // affected.
+    let addr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            2 * page,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if addr == libc::MAP_FAILED {
+        return false;
     }
+    // SAFETY: the first page of the scratch mapping we own; the advice either installs a
+    // guard there or fails with EINVAL on kernels that do not know it.
+    let ok = unsafe { libc::madvise(addr, page, MADV_GUARD_INSTALL) } == 0;
+    // SAFETY: exactly the scratch mapping made above, used by nothing else.
+    unsafe { libc::munmap(addr, 2 * page) };
+    ok
 }
 
 /// Reads the mapping limit and the current mapping count (only on the error path).
@@ -117,6 +153,16 @@ fn diagnose_enomem(size: usize) -> StackError {
             }
         }
         _ => StackError::OutOfMemory { size },
+    }
+}
+
+/// The error for a failed mmap/mprotect/madvise, read from `errno`.
+fn os_error(size: usize) -> StackError {
+    let err = io::Error::last_os_error();
+    if err.raw_os_error() == Some(libc::ENOMEM) {
+        diagnose_enomem(size)
+    } else {
+        StackError::Os(err)
     }
 }
 
@@ -145,13 +191,7 @@ fn count_lines(path: &str) -> Option<usize> {
     }
 }
 
-/// Bytes reserved at the top of every stack for its [`StackHeader`].
-const HEADER_SPACE: usize = 256;
-
-/// Longest tasklet name kept in a stack header (for the overflow report).
-pub(crate) const HEADER_NAME_LEN: usize = 192;
-
-/// Who owns a stack right now, written at the top of the stack mapping itself so that the
+/// Who owns a stack right now, written at the top of the stack's slot so that the
 /// SIGSEGV handler can name an overflowing tasklet without allocating or locking.
 #[repr(C)]
 pub(crate) struct StackHeader {
@@ -173,151 +213,309 @@ pub(crate) struct StackHeader {
 }
 
 const _: () = assert!(std::mem::size_of::<StackHeader>() <= HEADER_SPACE);
+const _: () = assert!(HEADER_SPACE + (COLOURS - 1) * COLOUR_STEP <= 4096);
 
-/// One mmap'd stack with a guard page below it.
-pub(crate) struct GuardedStack {
-    /// Highest address (the stack grows down from here).
-    base: StackPointer,
-    /// Length of the whole mapping, guard page included.
-    mmap_len: usize,
-    /// Tells valgrind this region is a stack; deregisters on drop.
-    valgrind: ManuallyDrop<ValgrindStackRegistration>,
+/// One reserved mapping that stacks are carved from; unmapped when the last stack of it
+/// (and the carver) let go.
+struct Region {
+    addr: usize,
+    len: usize,
 }
 
-impl GuardedStack {
-    /// Maps a new stack with `size` usable bytes (already rounded to pages).
-    pub(crate) fn new(size: usize) -> Result<GuardedStack, StackError> {
-        let page = page_size();
-        let mmap_len = size
-            .checked_add(page)
-            .ok_or(StackError::OutOfMemory { size })?;
+impl Region {
+    /// Reserves `len` bytes of read-write memory that costs nothing until touched.
+    fn reserve(len: usize, size: usize) -> Result<Region, StackError> {
         // SAFETY: a fresh anonymous private mapping at an address the kernel picks; no
-        // existing memory is affected. MAP_NORESERVE: untouched stack pages cost nothing.
+        // existing memory is affected. MAP_NORESERVE: untouched pages cost nothing.
         let addr = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
-                mmap_len,
-                libc::PROT_NONE,
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
                 -1,
                 0,
             )
         };
         if addr == libc::MAP_FAILED {
-            let err = io::Error::last_os_error();
-            return Err(if err.raw_os_error() == Some(libc::ENOMEM) {
-                diagnose_enomem(size)
-            } else {
-                StackError::Os(err)
-            });
+            return Err(os_error(size));
         }
-        let base = NonZeroUsize::new(addr as usize + mmap_len - HEADER_SPACE)
-            .ok_or(StackError::OutOfMemory { size })?;
-        // Build the value first so that an mprotect failure unmaps it in Drop.
-        let stack = GuardedStack {
-            base,
-            mmap_len,
-            valgrind: ManuallyDrop::new(ValgrindStackRegistration::new(addr.cast(), mmap_len)),
+        // Transparent huge pages would turn each stack's one touched page into 2 MiB.
+        // SAFETY: advice on the mapping we just made; it only changes how the kernel
+        // backs it. A failure (THP not built in) changes nothing.
+        unsafe { libc::madvise(addr, len, libc::MADV_NOHUGEPAGE) };
+        Ok(Region {
+            addr: addr as usize,
+            len,
+        })
+    }
+}
+
+impl Drop for Region {
+    fn drop(&mut self) {
+        // SAFETY: [addr, addr + len) is exactly the mapping made in `reserve`, owned by
+        // this value alone; every stack carved from it has been dropped (each holds an
+        // `Rc` to the region), so no coroutine runs on it any more and nothing that was
+        // on those stacks is referenced (a stack whose tasklet could not be unwound is
+        // leaked, keeping its region mapped).
+        let rc = unsafe { libc::munmap(self.addr as *mut libc::c_void, self.len) };
+        debug_assert_eq!(rc, 0, "munmap of a stack region failed");
+    }
+}
+
+/// Cuts reserved regions into guarded stacks of one usable size.
+pub(crate) struct Carver {
+    /// Usable bytes per stack (a page multiple).
+    size: usize,
+    /// Bytes per slot: guard page, usable stack, header page.
+    slot_len: usize,
+    /// The region being carved and the next slot in it.
+    region: Option<(Rc<Region>, usize, usize)>,
+    /// Slots in the next region to reserve.
+    next_slots: usize,
+    /// Stacks carved so far (also picks each one's colour).
+    carved: usize,
+}
+
+impl Carver {
+    /// A carver for stacks of `size` usable bytes (already rounded to pages).
+    pub(crate) fn new(size: usize) -> Carver {
+        let page = page_size();
+        Carver {
+            size,
+            slot_len: size.saturating_add(2 * page),
+            region: None,
+            next_slots: FIRST_REGION_SLOTS,
+            carved: 0,
+        }
+    }
+
+    /// Forgets the current region (so that it can be unmapped once its stacks are gone).
+    pub(crate) fn drop_region(&mut self) {
+        self.region = None;
+    }
+
+    /// Whether `stack` was carved from the region this carver is still cutting.
+    pub(crate) fn is_current_region(&self, stack: &GuardedStack) -> bool {
+        self.region
+            .as_ref()
+            .is_some_and(|(region, _, _)| Rc::ptr_eq(region, &stack.region))
+    }
+
+    /// A new guarded stack (one system call to install its guard page, plus one to
+    /// reserve a region every so often).
+    pub(crate) fn carve(&mut self) -> Result<GuardedStack, StackError> {
+        let needs_region = self
+            .region
+            .as_ref()
+            .is_none_or(|(_, next, slots)| next >= slots);
+        if needs_region {
+            let slots = self.next_slots;
+            let len = slots
+                .checked_mul(self.slot_len)
+                .ok_or(StackError::OutOfMemory { size: self.size })?;
+            let region = Region::reserve(len, self.size)?;
+            self.region = Some((Rc::new(region), 0, slots));
+            self.next_slots = (slots * 2).min(MAX_REGION_SLOTS);
+        }
+        let Some((region, next, _)) = self.region.as_mut() else {
+            unreachable!("a region was just reserved");
         };
-        // SAFETY: the range [addr + page, addr + mmap_len) lies inside the mapping we just
-        // made and own; making it read-write leaves the lowest page as the guard.
-        let rc = unsafe {
-            libc::mprotect(
-                addr.cast::<u8>().add(page).cast(),
-                size,
-                libc::PROT_READ | libc::PROT_WRITE,
-            )
+        let lo = region.addr + *next * self.slot_len;
+        let colour = self.carved % COLOURS;
+        let stack = GuardedStack::in_region(region.clone(), lo, self.size, colour)?;
+        *next += 1;
+        self.carved += 1;
+        Ok(stack)
+    }
+}
+
+impl fmt::Debug for Carver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Carver")
+            .field("size", &self.size)
+            .field("carved", &self.carved)
+            .finish()
+    }
+}
+
+/// One guarded stack: a slot of a reserved region.
+pub(crate) struct GuardedStack {
+    /// corosensei's stack base (the stack grows down from here).
+    base: StackPointer,
+    /// Lowest address of the slot (the guard page's start).
+    lo: usize,
+    /// One past the slot's highest address (the header ends here).
+    top: usize,
+    /// Keeps the region mapped while the stack lives.
+    region: Rc<Region>,
+    /// Tells valgrind this slot is a stack; deregisters on drop.
+    valgrind: ManuallyDrop<ValgrindStackRegistration>,
+}
+
+impl GuardedStack {
+    /// A stack with `size` usable bytes (already rounded to pages) in a region of its own
+    /// (the calibration's and the shared stacks of stack copying).
+    pub(crate) fn new(size: usize) -> Result<GuardedStack, StackError> {
+        let mut carver = Carver::new(size);
+        carver.next_slots = 1;
+        carver.carve()
+    }
+
+    /// Guards and registers the slot at `lo` of `region`.
+    fn in_region(
+        region: Rc<Region>,
+        lo: usize,
+        size: usize,
+        colour: usize,
+    ) -> Result<GuardedStack, StackError> {
+        let page = page_size();
+        let top = lo + size + 2 * page;
+        debug_assert!(top <= region.addr + region.len);
+        let rc = match guard_mode() {
+            // SAFETY: the slot's lowest page lies inside our own region, which nothing
+            // uses yet; the advice turns it into a guard region (any access faults).
+            GuardMode::GuardRegion => unsafe {
+                libc::madvise(lo as *mut libc::c_void, page, MADV_GUARD_INSTALL)
+            },
+            // SAFETY: as above; PROT_NONE makes the page fault on any access.
+            GuardMode::Protect => unsafe {
+                libc::mprotect(lo as *mut libc::c_void, page, libc::PROT_NONE)
+            },
         };
         if rc != 0 {
-            let err = io::Error::last_os_error();
             // Splitting the mapping in two is what hits vm.max_map_count.
-            return Err(if err.raw_os_error() == Some(libc::ENOMEM) {
-                diagnose_enomem(size)
-            } else {
-                StackError::Os(err)
-            });
+            return Err(os_error(size));
         }
-        let (guard_lo, guard_hi) = stack.guard_range();
-        // SAFETY: the header area is the top HEADER_SPACE bytes of the read-write part of
-        // our own mapping, page-aligned plus a multiple of 16, so suitably aligned; no
-        // coroutine uses it (corosensei's stack starts below it, at `base`).
-        unsafe {
-            stack.header_ptr().write(StackHeader {
-                guard_lo,
-                guard_hi,
-                usable: size,
-                tasklet_id: 0,
-                name_len: 0,
-                ext_name: std::ptr::null(),
-                name: [0; HEADER_NAME_LEN],
-            })
+        let base = top - HEADER_SPACE - colour * COLOUR_STEP;
+        let stack = GuardedStack {
+            base: NonZeroUsize::new(base).ok_or(StackError::OutOfMemory { size })?,
+            lo,
+            top,
+            region,
+            valgrind: ManuallyDrop::new(ValgrindStackRegistration::new(lo as *mut u8, top - lo)),
         };
+        stack.write_header(0, &[]);
         Ok(stack)
     }
 
-    /// Usable bytes (the guard page excluded).
+    /// Usable bytes (the depth a tasklet may reach before the guard page).
     pub(crate) fn usable_size(&self) -> usize {
-        self.mmap_len - page_size()
+        self.top - self.lo - 2 * page_size()
     }
 
     /// The guard page's address range, `[lo, hi)`.
     pub(crate) fn guard_range(&self) -> (usize, usize) {
-        let lo = self.base.get() + HEADER_SPACE - self.mmap_len;
-        (lo, lo + page_size())
+        (self.lo, self.lo + page_size())
     }
 
-    /// Where this stack's header lives (just above the coroutine's stack base).
+    /// The slot's address range, `[lo, top)`.
+    pub(crate) fn slot_range(&self) -> (usize, usize) {
+        (self.lo, self.top)
+    }
+
+    /// Whether `other` is the next slot of the same region, right above this one.
+    pub(crate) fn is_followed_by(&self, other: &GuardedStack) -> bool {
+        self.top == other.lo && Rc::ptr_eq(&self.region, &other.region)
+    }
+
+    /// Where this stack's header lives (at the top of its slot).
     pub(crate) fn header_ptr(&self) -> *mut StackHeader {
-        self.base.get() as *mut StackHeader
+        (self.top - HEADER_SPACE) as *mut StackHeader
+    }
+
+    /// Whether this stack's region is `other`'s region.
+    pub(crate) fn same_region(&self, other: &GuardedStack) -> bool {
+        Rc::ptr_eq(&self.region, &other.region)
+    }
+
+    /// How many stacks (and carvers) share this stack's region, this one included.
+    pub(crate) fn region_holders(&self) -> usize {
+        Rc::strong_count(&self.region)
     }
 
     /// Gives every page but the top one back to the kernel (they read as zeros when next
-    /// touched). A pooled stack otherwise keeps every page it was ever touched on, and
-    /// an unwind (a kill, a panic) reaches deeper than the tasklet ever ran. The top page
+    /// touched). A pooled stack otherwise keeps every page it was ever touched on, and an
+    /// unwind (a kill, a panic) reaches deeper than the tasklet ever ran. The top page
     /// holds the header and the first frames of the next tasklet, so it stays.
-    pub(crate) fn release_pages(&mut self) {
+    pub(crate) fn release_deep_pages(&mut self) {
         let page = page_size();
         let (_, lo) = self.guard_range();
-        let top_page = (self.base.get() + HEADER_SPACE - page) & !(page - 1);
-        if top_page > lo {
-            // SAFETY: [lo, top_page) is inside this stack's own read-write range (above
-            // the guard page, below the header's page), and `&mut self` means no
-            // coroutine runs on it: the tasklet that used it has finished. MADV_DONTNEED
-            // on private anonymous memory only drops the pages' contents.
-            unsafe { libc::madvise(lo as *mut libc::c_void, top_page - lo, libc::MADV_DONTNEED) };
-        }
+        release(lo, self.top - page);
     }
 
-    /// Records which tasklet owns the stack, for the overflow report.
+    /// Records which tasklet owns the stack, for the overflow report. Writes the whole
+    /// header: a stack whose pages were given back reads as zeros.
     pub(crate) fn set_owner(&mut self, tasklet_id: u64, name: &str) {
         let bytes = name.as_bytes();
         let len = bytes.len().min(HEADER_NAME_LEN);
-        // SAFETY: the header was initialised in `new`; `&mut self` means no coroutine is
-        // running on this stack (it is being prepared for a spawn), so nothing else reads
-        // or writes the header now.
-        let header = unsafe { &mut *self.header_ptr() };
-        header.tasklet_id = tasklet_id;
-        header.name[..len].copy_from_slice(&bytes[..len]);
-        header.name_len = len;
+        self.write_header(tasklet_id, &bytes[..len]);
+    }
+
+    fn write_header(&self, tasklet_id: u64, name: &[u8]) {
+        let (guard_lo, guard_hi) = self.guard_range();
+        let mut header = StackHeader {
+            guard_lo,
+            guard_hi,
+            usable: self.usable_size(),
+            tasklet_id,
+            name_len: name.len(),
+            ext_name: std::ptr::null(),
+            name: [0; HEADER_NAME_LEN],
+        };
+        header.name[..name.len()].copy_from_slice(name);
+        // SAFETY: the header area is the top HEADER_SPACE bytes of the slot, inside our
+        // region (read-write, page-aligned top, so the pointer is aligned), above any
+        // coroutine's base. Callers hold the stack by `&self` between slices or before
+        // its first, so no coroutine runs on it and the overflow handler (which reads
+        // headers only of running stacks) does not look at it.
+        unsafe { self.header_ptr().write(header) };
+    }
+}
+
+/// Gives the pages of `[lo, hi)` (page-aligned, inside stack slots that no coroutine
+/// runs on) back to the kernel.
+fn release(lo: usize, hi: usize) {
+    if hi > lo {
+        // SAFETY: callers pass whole pages of slots of our own regions that no coroutine
+        // uses: the tasklets that ran on them have finished. MADV_DONTNEED on private
+        // anonymous memory only drops the pages' contents (they read as zeros when next
+        // touched); guard pages inside the range keep their guards (guard regions survive
+        // it, and a PROT_NONE page has nothing to drop).
+        unsafe { libc::madvise(lo as *mut libc::c_void, hi - lo, libc::MADV_DONTNEED) };
+    }
+}
+
+/// Gives back every page of every stack in `stacks` (headers included), with one system
+/// call per run of adjacent slots. Sorts `stacks` by address.
+pub(crate) fn release_all_pages(stacks: &mut [GuardedStack]) {
+    stacks.sort_unstable_by_key(|s| s.lo);
+    let mut i = 0;
+    while i < stacks.len() {
+        let mut j = i;
+        while j + 1 < stacks.len() && stacks[j].is_followed_by(&stacks[j + 1]) {
+            j += 1;
+        }
+        let (lo, _) = stacks[i].guard_range();
+        let (_, hi) = stacks[j].slot_range();
+        // The first guard page is not ours to touch (nothing to drop there anyway).
+        release(lo + page_size(), hi);
+        i = j + 1;
     }
 }
 
 impl Drop for GuardedStack {
     fn drop(&mut self) {
-        // SAFETY: deregistering exactly once, before the memory goes away.
+        // SAFETY: deregistering exactly once, before the region can go away (the `Rc`
+        // field is dropped after this body).
         unsafe { ManuallyDrop::drop(&mut self.valgrind) };
-        let addr = self.base.get() + HEADER_SPACE - self.mmap_len;
-        // SAFETY: [addr, addr + mmap_len) is exactly the mapping made in `new`, owned by
-        // this value alone; no coroutine runs on it any more (the pool only drops stacks
-        // that have been handed back by finished coroutines).
-        let rc = unsafe { libc::munmap(addr as *mut libc::c_void, self.mmap_len) };
-        debug_assert_eq!(rc, 0, "munmap of a tasklet stack failed");
     }
 }
 
-// SAFETY: `base` is the top of the mapping minus HEADER_SPACE (a multiple of 16), so it is
-// 16-byte aligned; below it lie at least MIN_STACK_SIZE - HEADER_SPACE usable bytes (well
-// over corosensei's 4096 minimum), and `limit` is the mapping's start, guard page included.
+// SAFETY: `base` is the slot's top minus HEADER_SPACE and a multiple of 64, all of them
+// multiples of 16, so it is 16-byte aligned; below it lie at least `usable_size()` (>=
+// MIN_STACK_SIZE, far over corosensei's 4096 minimum) read-write bytes, then the guard
+// page at `lo`, which `limit` reports. The region stays mapped while `self` lives.
 unsafe impl Stack for GuardedStack {
     #[inline]
     fn base(&self) -> StackPointer {
@@ -326,8 +524,8 @@ unsafe impl Stack for GuardedStack {
 
     #[inline]
     fn limit(&self) -> StackPointer {
-        // The mapping starts at a page boundary, which is never address zero.
-        NonZeroUsize::new(self.base.get() + HEADER_SPACE - self.mmap_len).unwrap_or(self.base)
+        // The slot starts at a page boundary inside a mapping, never address zero.
+        NonZeroUsize::new(self.lo).unwrap_or(self.base)
     }
 }
 
@@ -337,253 +535,5 @@ impl fmt::Debug for GuardedStack {
             .field("base", &format_args!("{:#x}", self.base.get()))
             .field("usable", &self.usable_size())
             .finish()
-    }
-}
-
-/// Where a tasklet's stack lives while it is suspended.
-///
-/// Chosen per scheduler with
-/// [`SchedulerBuilder::stack_strategy`](crate::SchedulerBuilder::stack_strategy) (or the
-/// `UTHREAD_STACK_STRATEGY` environment variable, `dedicated` or `copying`, read by the
-/// default builder) and per tasklet with
-/// [`Builder::stack_strategy`](crate::Builder::stack_strategy). Both strategies give a
-/// tasklet the same usable depth (its stack size) with a guard page below it, so a stack
-/// overflow is caught and reported with the tasklet's name either way.
-///
-/// # Examples
-///
-/// ```
-/// use uthread::{Builder, Scheduler, StackStrategy};
-///
-/// // A million sleepers fit in memory; the few deep, hot tasklets keep their own stacks.
-/// let sched = Scheduler::builder().stack_strategy(StackStrategy::Copying).build();
-/// let compact = sched.spawn(|| 1).unwrap();
-/// let hot = Builder::new()
-///     .stack_strategy(StackStrategy::Dedicated)
-///     .spawn_on(&sched, || 2)
-///     .unwrap();
-/// sched.run().unwrap();
-/// assert_eq!(compact.join().unwrap() + hot.join().unwrap(), 3);
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum StackStrategy {
-    /// Its own guarded mapping from the scheduler's pool, for its whole life. A switch
-    /// costs nothing extra, but every live tasklet holds two kernel memory mappings, so
-    /// Linux's default `vm.max_map_count` (65530) stops a process near 32,750 of them.
-    #[default]
-    Dedicated,
-    /// Stack copying (as in Stackless Python and greenlet): it runs on a guarded stack
-    /// that it shares with the scheduler's other copying tasklets of the same stack size,
-    /// and while it is suspended the slice of that stack it was using is kept on the
-    /// heap (copied out when it suspends, back in before it resumes). The number of
-    /// tasklets is bounded by memory, not by mappings (a tasklet blocked a few calls deep
-    /// keeps well under a KiB), and each switch costs a copy proportional to how deep the
-    /// tasklet was when it suspended. See the crate docs on what this means for pointers
-    /// into a suspended tasklet's stack.
-    Copying,
-}
-
-impl StackStrategy {
-    /// The environment variable read by the default [`SchedulerBuilder`](crate::SchedulerBuilder).
-    pub const ENV_VAR: &'static str = "UTHREAD_STACK_STRATEGY";
-
-    /// Parses `dedicated` or `copying` (any case, surrounding blanks ignored).
-    pub fn from_name(name: &str) -> Option<StackStrategy> {
-        let name = name.trim();
-        if name.eq_ignore_ascii_case("dedicated") {
-            Some(StackStrategy::Dedicated)
-        } else if name.eq_ignore_ascii_case("copying") {
-            Some(StackStrategy::Copying)
-        } else {
-            None
-        }
-    }
-
-    /// The strategy named by [`StackStrategy::ENV_VAR`], if it is set. An unknown value is
-    /// reported once on stderr and ignored.
-    pub fn from_env() -> Option<StackStrategy> {
-        let value = std::env::var(StackStrategy::ENV_VAR).ok()?;
-        let parsed = StackStrategy::from_name(&value);
-        if parsed.is_none() {
-            static WARNED: std::sync::Once = std::sync::Once::new();
-            WARNED.call_once(|| {
-                eprintln!(
-                    "uthread: ignoring {}={value:?} (expected \"dedicated\" or \"copying\")",
-                    StackStrategy::ENV_VAR
-                );
-            });
-        }
-        parsed
-    }
-}
-
-/// The stack a new fiber gets from the pool.
-#[derive(Debug)]
-pub(crate) enum FiberStack {
-    /// A stack of its own.
-    Dedicated(GuardedStack),
-    /// A place on a shared stack (stack copying).
-    Shared(SharedLease),
-}
-
-impl FiberStack {
-    /// After a tasklet ended by unwinding: return its dedicated stack's pages to the
-    /// kernel (a copied stack's pages belong to the shared stack, which stays warm).
-    pub(crate) fn release_pages(&mut self) {
-        if let FiberStack::Dedicated(stack) = self {
-            stack.release_pages();
-        }
-    }
-
-    /// Usable bytes (the depth the tasklet may reach).
-    pub(crate) fn usable_size(&self) -> usize {
-        match self {
-            FiberStack::Dedicated(stack) => stack.usable_size(),
-            FiberStack::Shared(lease) => lease.usable_size(),
-        }
-    }
-
-    /// Records which tasklet the stack is for, for the overflow report.
-    pub(crate) fn set_owner(&mut self, tasklet_id: u64, name: Option<&std::rc::Rc<str>>) {
-        match self {
-            FiberStack::Dedicated(stack) => stack.set_owner(tasklet_id, name.map_or("", |n| n)),
-            FiberStack::Shared(lease) => lease.set_owner(tasklet_id, name.cloned()),
-        }
-    }
-}
-
-/// Counters a pool keeps, for stats and leak checks.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct StackPoolStats {
-    /// Dedicated stacks currently lent to live tasklets.
-    pub in_use: usize,
-    /// Dedicated stacks waiting in the pool for the next spawn.
-    pub idle: usize,
-    /// Dedicated stacks mapped since the pool was made (each a system call).
-    pub mapped: u64,
-    /// Spawns served from the pool without a system call.
-    pub reused: u64,
-    /// Shared stacks mapped for copying tasklets (one per stack size in use).
-    pub shared_stacks: usize,
-    /// Live tasklets that run on a shared stack ([`StackStrategy::Copying`]).
-    pub copying: usize,
-}
-
-/// Recycles guarded stacks by size, and keeps the shared stacks of copying tasklets.
-#[derive(Debug)]
-pub(crate) struct StackPool {
-    /// Idle stacks, grouped by usable size. Usually one or two sizes are in use.
-    idle: Vec<(usize, Vec<GuardedStack>)>,
-    /// Most idle stacks kept per size; beyond this, returned stacks are unmapped.
-    max_idle_per_size: usize,
-    /// One shared stack per usable size that copying tasklets asked for.
-    shared: Vec<Rc<SharedStack>>,
-    stats: StackPoolStats,
-}
-
-impl StackPool {
-    pub(crate) fn new(max_idle_per_size: usize) -> StackPool {
-        StackPool {
-            idle: Vec::new(),
-            max_idle_per_size,
-            shared: Vec::new(),
-            stats: StackPoolStats::default(),
-        }
-    }
-
-    /// A stack of `size` usable bytes (rounded up to pages) for a new tasklet.
-    pub(crate) fn take(
-        &mut self,
-        size: usize,
-        strategy: StackStrategy,
-    ) -> Result<FiberStack, StackError> {
-        match strategy {
-            StackStrategy::Dedicated => self.take_dedicated(size).map(FiberStack::Dedicated),
-            StackStrategy::Copying => {
-                let size = round_stack_size(size);
-                let shared = match self.shared.iter().find(|s| s.usable_size() == size) {
-                    Some(shared) => shared.clone(),
-                    None => {
-                        let shared = SharedStack::new(size)?;
-                        self.shared.push(shared.clone());
-                        self.stats.shared_stacks = self.shared.len();
-                        shared
-                    }
-                };
-                self.stats.copying += 1;
-                Ok(FiberStack::Shared(SharedLease::new(shared)))
-            }
-        }
-    }
-
-    /// A dedicated stack, from the pool if one of that size is idle.
-    fn take_dedicated(&mut self, size: usize) -> Result<GuardedStack, StackError> {
-        let size = round_stack_size(size);
-        if let Some((_, list)) = self.idle.iter_mut().find(|(s, _)| *s == size) {
-            if let Some(stack) = list.pop() {
-                self.stats.idle -= 1;
-                self.stats.in_use += 1;
-                self.stats.reused += 1;
-                return Ok(stack);
-            }
-        }
-        let stack = GuardedStack::new(size)?;
-        self.stats.mapped += 1;
-        self.stats.in_use += 1;
-        Ok(stack)
-    }
-
-    /// Returns the stack of a fiber that has finished.
-    pub(crate) fn give(&mut self, stack: FiberStack) {
-        let stack = match stack {
-            FiberStack::Dedicated(stack) => stack,
-            FiberStack::Shared(lease) => {
-                self.stats.copying -= 1;
-                drop(lease);
-                return;
-            }
-        };
-        self.stats.in_use -= 1;
-        let size = stack.usable_size();
-        let list = match self.idle.iter().position(|(s, _)| *s == size) {
-            Some(i) => &mut self.idle[i].1,
-            None => {
-                self.idle.push((size, Vec::new()));
-                &mut self.idle.last_mut().expect("just pushed").1
-            }
-        };
-        if list.len() < self.max_idle_per_size {
-            list.push(stack);
-            self.stats.idle += 1;
-        }
-    }
-
-    /// Maps dedicated stacks ahead of time so that the first `count` spawns make no
-    /// system call.
-    pub(crate) fn reserve(&mut self, size: usize, count: usize) -> Result<(), StackError> {
-        let size = round_stack_size(size);
-        let mut fresh = Vec::with_capacity(count);
-        for _ in 0..count {
-            fresh.push(GuardedStack::new(size)?);
-            self.stats.mapped += 1;
-        }
-        self.stats.idle += fresh.len();
-        match self.idle.iter_mut().find(|(s, _)| *s == size) {
-            Some((_, list)) => list.extend(fresh),
-            None => self.idle.push((size, fresh)),
-        }
-        Ok(())
-    }
-
-    /// Unmaps every idle dedicated stack, and every shared stack no tasklet uses.
-    pub(crate) fn trim(&mut self) {
-        self.idle.clear();
-        self.stats.idle = 0;
-        self.shared.retain(|s| Rc::strong_count(s) > 1);
-        self.stats.shared_stacks = self.shared.len();
-    }
-
-    pub(crate) fn stats(&self) -> StackPoolStats {
-        self.stats
     }
 }

@@ -9,7 +9,43 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
-use uthread::{JoinHandle, Queue, Scheduler, TaskletId};
+use uthread::{JoinHandle, Queue, Scheduler, SchedulerBuilder, StackStrategy, TaskletId};
+
+/// The environment variable that runs the suite on copied stacks: `UTHREAD_TEST_STACKS=copying`
+/// (`scripts/valgrind.sh` runs every uthread test binary both ways). Test-only: the library
+/// itself reads no such variable, since stack copying is an `unsafe` opt-in.
+pub const TEST_STACKS_VAR: &str = "UTHREAD_TEST_STACKS";
+
+/// Whether this run of the suite asked for stack copying.
+pub fn copying_requested() -> bool {
+    std::env::var(TEST_STACKS_VAR).is_ok_and(|v| v.trim().eq_ignore_ascii_case("copying"))
+}
+
+/// The scheduler builder the suite uses: default (dedicated) stacks, or stack copying when
+/// [`TEST_STACKS_VAR`] asks for it.
+pub fn builder() -> SchedulerBuilder {
+    let builder = Scheduler::builder();
+    if copying_requested() {
+        builder.stack_strategy(copying())
+    } else {
+        builder
+    }
+}
+
+/// The stack-copying strategy, for the suite's tasklets.
+#[allow(unsafe_code, reason = "the suite's opt-in to stack copying")]
+pub fn copying() -> StackStrategy {
+    // SAFETY: the tasklets of this suite keep no pointer into their own stacks across a
+    // blocking call: no scoped thread borrows a tasklet's local while it blocks, no
+    // intrusive future pinned on a tasklet's stack is registered elsewhere (the tests
+    // that do such things, in soundness.rs, build dedicated schedulers of their own).
+    unsafe { StackStrategy::copying() }
+}
+
+/// A scheduler with the suite's stacks and a real clock.
+pub fn scheduler() -> Scheduler {
+    builder().build()
+}
 
 /// Counts the drops of the tokens it hands out.
 #[derive(Clone, Debug, Default)]
@@ -67,10 +103,7 @@ impl Log {
 
 /// A scheduler on a manual clock with small stacks (the tests make many tasklets).
 pub fn manual() -> Scheduler {
-    Scheduler::builder()
-        .manual_clock()
-        .stack_size(32 * 1024)
-        .build()
+    builder().manual_clock().stack_size(32 * 1024).build()
 }
 
 pub fn ms(n: u64) -> Duration {
@@ -181,4 +214,32 @@ impl Drivers {
     pub fn id(&self, i: usize) -> TaskletId {
         self.handles[i].tasklet().id()
     }
+}
+
+/// The count for the million-tasklet tests (`UTHREAD_MILLION_N` overrides it).
+pub fn million_n() -> usize {
+    std::env::var("UTHREAD_MILLION_N")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000)
+}
+
+/// Resident bytes of this process, from `/proc/self/statm`.
+pub fn resident_bytes() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
+    let pages: usize = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("resident pages");
+    // statm counts pages; the page size is in smaps' first KernelPageSize.
+    let page = std::fs::read_to_string("/proc/self/smaps")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("KernelPageSize:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<usize>().ok())
+        })
+        .map_or(4096, |kib| kib * 1024);
+    pages * page
 }

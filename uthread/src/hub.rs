@@ -9,11 +9,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-use slotmap::KeyData;
-
-use crate::shared::{Key, Shared, Wake};
-use crate::tasklet::TaskletState;
-
 /// A wake-up posted from another thread.
 #[allow(
     dead_code,
@@ -119,43 +114,24 @@ impl RemoteHub {
         self.targets.borrow_mut().remove(&id);
     }
 
-    /// Applies posted notices. Returns true if any arrived.
-    pub(crate) fn drain_into(&self, shared: &Rc<Shared>) -> bool {
-        // A notice posted after this load is seen by the next drain, or by `wait`, which
+    /// Takes the notices posted since the last call (None when there are none).
+    pub(crate) fn take_notices(&self) -> Option<Vec<Notice>> {
+        // A notice posted after this load is seen by the next call, or by `wait`, which
         // checks the queue itself under the lock.
         if !self.inner.pending.load(Ordering::Acquire) {
-            return false;
+            return None;
         }
         let notices = {
             let mut queue = self.inner.lock();
             self.inner.pending.store(false, Ordering::Relaxed);
             std::mem::take(&mut queue.notices)
         };
-        if notices.is_empty() {
-            return false;
-        }
-        for notice in notices {
-            match notice {
-                Notice::Tasklet { key, seq } => {
-                    let key = Key::from(KeyData::from_ffi(key));
-                    let task = shared.task(key);
-                    if let Some(task) = task {
-                        if task.state.get() == TaskletState::Blocked && task.block_seq.get() == seq
-                        {
-                            shared.wake(&task, Wake::Signaled, false);
-                        }
-                    }
-                }
-                Notice::Target(id) => {
-                    let target = self.targets.borrow().get(&id).and_then(Weak::upgrade);
-                    if let Some(target) = target {
-                        target.notified();
-                    }
-                }
-                Notice::Nudge => {}
-            }
-        }
-        true
+        (!notices.is_empty()).then_some(notices)
+    }
+
+    /// The local target registered under `id`, if it is still alive.
+    pub(crate) fn target(&self, id: u64) -> Option<Rc<dyn RemoteTarget>> {
+        self.targets.borrow().get(&id).and_then(Weak::upgrade)
     }
 
     /// Blocks the thread until a notice arrives or `timeout` passes.
