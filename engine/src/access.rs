@@ -1,8 +1,9 @@
 //! A behaviour's access to the world during its slice.
 
-use std::cell::{Cell, RefMut};
+use std::cell::RefMut;
 use std::fmt;
 
+use frame_core::WorldLoan;
 use hecs::{Component, Entity, Query, QueryBorrow, QueryShared, World};
 
 /// The world as one actor sees it during its slice: its own entity's components to read
@@ -59,7 +60,7 @@ use hecs::{Component, Entity, Query, QueryBorrow, QueryShared, World};
 pub struct WorldAccess<'a> {
     world: RefMut<'a, World>,
     entity: Entity,
-    holder: &'a Cell<Option<Entity>>,
+    loan: &'a WorldLoan<World, Entity>,
 }
 
 impl fmt::Debug for WorldAccess<'_> {
@@ -74,7 +75,7 @@ impl fmt::Debug for WorldAccess<'_> {
 impl Drop for WorldAccess<'_> {
     #[inline]
     fn drop(&mut self) {
-        self.holder.set(None);
+        self.loan.release();
     }
 }
 
@@ -83,12 +84,12 @@ impl<'a> WorldAccess<'a> {
     pub(crate) fn new(
         world: RefMut<'a, World>,
         entity: Entity,
-        holder: &'a Cell<Option<Entity>>,
+        loan: &'a WorldLoan<World, Entity>,
     ) -> WorldAccess<'a> {
         WorldAccess {
             world,
             entity,
-            holder,
+            loan,
         }
     }
 

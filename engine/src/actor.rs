@@ -4,34 +4,14 @@
 use std::fmt;
 use std::rc::Rc;
 
+pub use frame_core::{CrashPolicy, OnReturn};
 use hecs::{Entity, World};
 use uthread::{Builder, Scheduler};
 
 use crate::context::Context;
 use crate::error::SpawnError;
-use crate::hub::{Hub, Lent};
+use crate::hub::Hub;
 use crate::rng::Rng;
-
-/// What happens to an entity when its behaviour returns.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum OnReturn {
-    /// The entity stays, without a behaviour (the default).
-    #[default]
-    Keep,
-    /// The entity is despawned in the command phase of the frame the behaviour returned.
-    Despawn,
-}
-
-/// What happens to an entity whose behaviour panicked, or was killed by the watchdog or
-/// for holding the world across a switch. The frame and every other entity carry on.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum CrashPolicy {
-    /// The entity stays, marked with a [`Crashed`] component (the default).
-    #[default]
-    MarkCrashed,
-    /// The entity is despawned.
-    Despawn,
-}
 
 /// Marks an entity whose behaviour crashed (under [`CrashPolicy::MarkCrashed`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -179,11 +159,9 @@ pub(crate) fn start(
 /// if there was an actor.
 pub(crate) fn stop(hub: &Hub, world: &mut World, entity: Entity) -> Option<Rc<str>> {
     let slot = hub.actors.borrow_mut().remove(entity)?;
-    for (_, inbox) in &slot.inboxes {
-        inbox.close();
-    }
+    slot.inboxes.close_all();
     if slot.tasklet.is_alive() {
-        let lent = Lent::new(hub, world);
+        let lent = hub.lend(world);
         // Killing a live tasklet from the main context cannot fail (it is neither main
         // nor on another scheduler); a dead one is a no-op.
         let _ = slot.tasklet.kill();

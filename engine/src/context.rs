@@ -1,11 +1,11 @@
 //! The context a behaviour receives: its entity, its world access, its inboxes, its
 //! blocking calls and the commands it may queue.
 
-use std::any::{Any, TypeId};
 use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
 
+use frame_core::Inboxes;
 use hecs::{Component, DynamicBundle, Entity, EntityBuilder, Query, World};
 use uthread::{RecvError, TryRecvError, WaitError};
 
@@ -77,7 +77,7 @@ pub struct Context {
     hub: Rc<Hub>,
     rng: Rng,
     /// Handles of this actor's inboxes, so that receiving does not look them up.
-    inboxes: Vec<(TypeId, Box<dyn Any>)>,
+    inboxes: Inboxes<Entity>,
 }
 
 impl fmt::Debug for Context {
@@ -96,7 +96,7 @@ impl Context {
             name,
             hub,
             rng,
-            inboxes: Vec::new(),
+            inboxes: Inboxes::new(entity),
         }
     }
 
@@ -151,7 +151,7 @@ impl Context {
     #[inline]
     pub fn world(&mut self) -> WorldAccess<'_> {
         let world = self.hub.borrow_world(self.entity);
-        WorldAccess::new(world, self.entity, &self.hub.world_holder)
+        WorldAccess::new(world, self.entity, &self.hub.loan)
     }
 
     /// A copy of one of this entity's components.
@@ -232,20 +232,11 @@ impl Context {
     /// This actor's inbox for events of type `E` (a handle, e.g. for a select inside
     /// [`Context::blocking`]).
     pub fn inbox<E: 'static>(&mut self) -> Inbox<E> {
-        let id = TypeId::of::<E>();
-        if let Some((_, inbox)) = self.inboxes.iter().find(|(t, _)| *t == id) {
-            if let Some(inbox) = inbox.downcast_ref::<Inbox<E>>() {
-                return inbox.clone();
-            }
-        }
-        let inbox = self
-            .hub
-            .inbox::<E>(self.entity)
-            .unwrap_or_else(|| Inbox::closed(self.entity));
-        // One at a time, as in the registry: actors have few inbox types.
-        self.inboxes.reserve_exact(1);
-        self.inboxes.push((id, Box::new(inbox.clone())));
-        inbox
+        let (hub, entity) = (&self.hub, self.entity);
+        self.inboxes.get_or_insert_with(|| {
+            hub.inbox::<E>(entity)
+                .unwrap_or_else(|| Inbox::closed(entity))
+        })
     }
 
     /// Receives the next event of type `E`, blocking until one arrives.
@@ -256,7 +247,7 @@ impl Context {
     /// [`Thrown`](uthread::ChannelError::Thrown) and
     /// [`Killed`](uthread::ChannelError::Killed) as for [`Context::be_nice`].
     pub fn recv<E: 'static>(&mut self) -> Result<E, RecvError> {
-        self.inbox::<E>().queue().get()
+        self.inbox::<E>().recv()
     }
 
     /// Like [`Context::recv`], giving up after `timeout` of game time.
@@ -265,7 +256,7 @@ impl Context {
     ///
     /// As [`Context::recv`], plus [`Timeout`](uthread::ChannelError::Timeout).
     pub fn recv_timeout<E: 'static>(&mut self, timeout: Duration) -> Result<E, RecvError> {
-        self.inbox::<E>().queue().get_timeout(timeout)
+        self.inbox::<E>().recv_timeout(timeout)
     }
 
     /// Takes the next event of type `E` if one is waiting.

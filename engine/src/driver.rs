@@ -5,6 +5,7 @@ use std::fmt;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use frame_core::FramePump;
 use hecs::{DynamicBundle, Entity, World};
 use uthread::{Budget, Scheduler, StackStrategy, Tasklet, TaskletId};
 
@@ -16,7 +17,7 @@ use crate::rng::Rng;
 use crate::stats::{FrameStats, TaskletTimes};
 use crate::system::{SystemContext, SystemEntry};
 use crate::trace::Trace;
-use crate::watchdog::{WatchdogConfig, WatchdogPolicy};
+use frame_core::{WatchdogConfig, WatchdogPolicy};
 
 mod run;
 mod settle;
@@ -121,13 +122,12 @@ impl FrameDriverBuilder {
         scheduler.set_error_handler(move |failure| {
             errors.events.borrow_mut().push(ActorEvent::Failed(failure));
         });
-        let mut driver = FrameDriver {
+        let pump = FramePump::new(scheduler.clone(), self.budget, timing, self.watchdog);
+        FrameDriver {
             scheduler,
+            pump,
             hub,
             systems: Vec::new(),
-            budget: self.budget,
-            timing,
-            watchdog: self.watchdog,
             on_panic: self.on_panic,
             rng: Rng::new(self.seed),
             frame: 0,
@@ -136,9 +136,7 @@ impl FrameDriverBuilder {
             trace_frames_left: 0,
             commands: Vec::new(),
             events: Vec::new(),
-        };
-        driver.configure_slice_log();
-        driver
+        }
     }
 }
 
@@ -185,13 +183,13 @@ impl FrameDriverBuilder {
 /// assert_send::<engine::FrameDriver>();
 /// ```
 pub struct FrameDriver {
-    // Dropped first: the scheduler kills (unwinds) every tasklet left.
+    // Dropped before the hub (the pump holds the other handle): the scheduler kills
+    // (unwinds) every tasklet left.
     scheduler: Rc<Scheduler>,
+    /// The tasklet phase: budget, slice timing, the watchdog's slice log.
+    pump: FramePump,
     hub: Rc<Hub>,
     systems: Vec<SystemEntry>,
-    budget: Budget,
-    timing: bool,
-    watchdog: Option<WatchdogConfig>,
     on_panic: CrashPolicy,
     rng: Rng,
     frame: u64,
@@ -208,10 +206,10 @@ impl fmt::Debug for FrameDriver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FrameDriver")
             .field("frame", &self.frame)
-            .field("budget", &self.budget)
+            .field("budget", &self.pump.budget())
             .field("actors", &self.actor_count())
             .field("systems", &self.systems.len())
-            .field("watchdog", &self.watchdog)
+            .field("watchdog", &self.pump.watchdog())
             .finish_non_exhaustive()
     }
 }
@@ -470,12 +468,12 @@ impl FrameDriver {
 
     /// The tasklet phase's budget.
     pub fn budget(&self) -> Budget {
-        self.budget
+        self.pump.budget()
     }
 
     /// Changes the tasklet phase's budget from the next frame on.
     pub fn set_budget(&mut self, budget: Budget) {
-        self.budget = budget;
+        self.pump.set_budget(budget);
     }
 
     /// The driver's random generator (systems draw from it too).
@@ -496,7 +494,7 @@ impl FrameDriver {
     pub fn record_trace(&mut self, frames: usize) {
         self.trace.restart();
         self.trace_frames_left = frames;
-        self.configure_slice_log();
+        self.pump.set_recording(frames > 0);
     }
 
     /// What was recorded (see [`FrameDriver::record_trace`]).

@@ -41,37 +41,5 @@ impl From<uthread::SpawnError> for SpawnError {
     }
 }
 
-/// An event that could not be delivered to an entity's inbox; the event comes back.
-pub struct SendError<E> {
-    /// The event that was not delivered.
-    pub event: E,
-    /// The entity it was for.
-    pub to: Entity,
-}
-
-impl<E> SendError<E> {
-    /// The event that was not delivered.
-    pub fn into_inner(self) -> E {
-        self.event
-    }
-}
-
-impl<E> fmt::Debug for SendError<E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SendError")
-            .field("to", &self.to)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<E> fmt::Display for SendError<E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "entity {:?} has no running behaviour to receive the event",
-            self.to
-        )
-    }
-}
-
-impl<E> StdError for SendError<E> {}
+/// An event that could not be delivered to an actor's inbox; the event comes back.
+pub type SendError<E> = frame_core::SendError<E, Entity>;

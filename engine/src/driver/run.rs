@@ -2,15 +2,15 @@
 //! watchdog overruns).
 
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hecs::{Entity, World};
-use uthread::{Budget, RunError, RunOutcome, TaskletId};
+use uthread::TaskletId;
 
 use super::FrameDriver;
 use crate::actor;
-use crate::hub::{ActorEvent, Lent};
-use crate::stats::SliceSummary;
+use crate::hub::ActorEvent;
 use crate::system::SystemContext;
 use crate::trace::SpanKind;
 
@@ -72,55 +72,30 @@ impl FrameDriver {
         world: &mut World,
         tracing: bool,
     ) -> Vec<(TaskletId, Duration)> {
-        let lent = Lent::new(&self.hub, world);
-        let start = Instant::now();
-        let outcome = self.scheduler.run_for(self.budget);
-        let elapsed = start.elapsed();
-        // Read the run's figures before anything else pumps the scheduler (a kill does).
-        let stats = &mut self.stats;
-        stats.resumed = self.scheduler.last_run_resumes();
-        let longest = self.scheduler.last_run_longest_slice();
-        stats.deferred = self.scheduler.scheduled_count();
-        stats.waiting_next_frame = self.scheduler.nice_count();
-        stats.sleeping = self.scheduler.timer_count();
-        stats.blocked = self
-            .scheduler
-            .alive_count()
-            .saturating_sub(stats.deferred + stats.waiting_next_frame + stats.sleeping);
-        match outcome {
-            Ok(RunOutcome::BudgetSpent) => {
-                stats.budget_spent = true;
-                if let Budget::Time(budget) = self.budget {
-                    stats.overshoot = Some(elapsed.saturating_sub(budget));
-                }
-            }
-            Ok(_) => {}
-            Err(RunError::Failed(failure)) => {
-                // Only without an error handler, and the driver always sets one.
-                self.hub
-                    .events
-                    .borrow_mut()
-                    .push(ActorEvent::Failed(failure));
-            }
-            Err(RunError::Nested) => panic!("FrameDriver::tick called from inside a tasklet"),
+        let lent = self.hub.lend(world);
+        let mut run = self.pump.run(&mut self.stats);
+        if let Some(failure) = run.failure.take() {
+            // Only without an error handler, and the driver always sets one.
+            self.hub
+                .events
+                .borrow_mut()
+                .push(ActorEvent::Failed(failure));
         }
         // The backstop: a tasklet that suspended holding the world is killed here.
         lent.reclaim();
         drop(lent);
 
         let actors = self.hub.actors.borrow();
-        stats.longest_slice = longest.map(|(tasklet, duration)| {
-            let entity = actors.entity_of(tasklet.id());
-            SliceSummary {
-                tasklet: tasklet.id(),
-                entity,
-                name: entity.and_then(|e| actors.get(e)).map(|s| s.name.clone()),
-                duration,
-            }
+        self.stats.longest_slice = run.longest_slice(|tasklet| {
+            let entity = actors.entity_of(tasklet);
+            let name = entity
+                .and_then(|e| actors.get(e))
+                .map(|s| Arc::from(&*s.name));
+            (entity, name)
         });
-        let mut log = self.hub.slices.borrow_mut();
         if tracing {
-            for info in log.all.drain(..) {
+            let (trace, frame) = (&mut self.trace, self.frame);
+            self.pump.drain_slices(|info| {
                 let entity = actors.entity_of(info.tasklet);
                 let name = entity.and_then(|e| actors.get(e)).map_or_else(
                     || Rc::from(format!("tasklet {}", info.tasklet)),
@@ -130,12 +105,10 @@ impl FrameDriver {
                     tasklet: info.tasklet,
                     entity,
                 };
-                self.trace
-                    .push(name, kind, self.frame, info.start, info.duration);
-            }
+                trace.push(name, kind, frame, info.start, info.duration);
+            });
         }
-        log.all.clear();
-        std::mem::take(&mut log.overruns)
+        self.pump.take_overruns()
     }
 
     /// Records the frame's phase spans and its own, and stops recording after the last
@@ -157,27 +130,7 @@ impl FrameDriver {
         );
         self.trace_frames_left -= 1;
         if self.trace_frames_left == 0 {
-            self.configure_slice_log();
-        }
-    }
-
-    /// Installs the slice hook and timing that the watchdog and trace recording need
-    /// (and removes the hook when neither does).
-    pub(super) fn configure_slice_log(&mut self) {
-        let tracing = self.trace_frames_left > 0;
-        {
-            let mut log = self.hub.slices.borrow_mut();
-            log.overrun_limit = self.watchdog.map(|w| w.limit);
-            log.keep_all = tracing;
-        }
-        self.scheduler.set_timing(self.timing || tracing);
-        if self.watchdog.is_some() || tracing {
-            let hub = self.hub.clone();
-            self.scheduler.set_slice_hook(Some(Box::new(move |info| {
-                hub.slices.borrow_mut().record(info)
-            })));
-        } else {
-            self.scheduler.set_slice_hook(None);
+            self.pump.set_recording(false);
         }
     }
 }

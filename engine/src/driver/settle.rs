@@ -4,13 +4,13 @@
 use std::time::Duration;
 
 use hecs::{Entity, World};
-use uthread::{Tasklet, TaskletId};
+use uthread::TaskletId;
 
 use super::FrameDriver;
 use crate::actor::{self, Crashed, OnReturn};
 use crate::hub::{ActorEvent, WorldCommand};
-use crate::stats::{Incident, IncidentKind};
-use crate::watchdog::{SliceOverrun, WatchdogConfig, WatchdogPolicy};
+use crate::stats::Incident;
+use frame_core::{judge_overruns, IncidentKind};
 
 impl FrameDriver {
     /// Reports every slice over the watchdog's limit and applies its policy to the
@@ -20,58 +20,18 @@ impl FrameDriver {
         world: &mut World,
         overruns: Vec<(TaskletId, Duration)>,
     ) {
-        let Some(WatchdogConfig { limit, policy }) = self.watchdog else {
-            return;
+        let config = self.pump.watchdog();
+        let kills = {
+            let actors = self.hub.actors.borrow();
+            let scheduler = &self.scheduler;
+            judge_overruns(config, overruns, &mut self.stats, |id| {
+                actors.describe(id, scheduler)
+            })
         };
-        for (id, duration) in overruns {
-            self.stats.overruns += 1;
-            let (entity, name, tasklet) = self.describe(id);
-            self.stats.incidents.push(Incident {
-                frame: self.frame,
-                entity,
-                tasklet: Some(id),
-                name: name.clone(),
-                kind: IncidentKind::Overrun {
-                    duration,
-                    limit,
-                    action: policy,
-                },
-            });
-            let (Some(entity), Some(tasklet)) = (entity, tasklet) else {
-                continue;
-            };
-            if !tasklet.is_alive() {
-                continue;
-            }
-            match policy {
-                WatchdogPolicy::Report => {}
-                WatchdogPolicy::Throw => {
-                    // Alive and not the caller: this cannot fail.
-                    let _ = tasklet.throw_pending(SliceOverrun { duration, limit });
-                }
-                WatchdogPolicy::Kill => {
-                    let reason = format!(
-                        "killed by the watchdog: a slice ran for {duration:?} (limit {limit:?})"
-                    );
-                    self.crash(world, entity, name, reason);
-                }
-            }
-        }
-    }
-
-    /// The entity, name and handle of a tasklet.
-    fn describe(&self, id: TaskletId) -> (Option<Entity>, String, Option<Tasklet>) {
-        let actors = self.hub.actors.borrow();
-        match actors.entity_of(id).and_then(|e| Some((e, actors.get(e)?))) {
-            Some((entity, slot)) => (
-                Some(entity),
-                slot.name.to_string(),
-                Some(slot.tasklet.clone()),
-            ),
-            None => {
-                let tasklet = self.scheduler.tasklet(id);
-                let name = tasklet.as_ref().and_then(Tasklet::name).unwrap_or_default();
-                (None, name, tasklet)
+        for kill in kills {
+            if let Some(entity) = kill.entity {
+                let reason = kill.crash_reason();
+                self.crash(world, entity, kill.name, reason);
             }
         }
     }
@@ -110,22 +70,11 @@ impl FrameDriver {
                 }
                 ActorEvent::Failed(failure) => {
                     let entity = self.hub.actors.borrow().entity_of(failure.tasklet);
-                    let name = failure.name.clone().unwrap_or_default();
-                    let message = match failure.panic_message() {
-                        Some(message) => message.to_owned(),
-                        None => failure.to_string(),
-                    };
-                    self.stats.incidents.push(Incident {
-                        frame: self.frame,
-                        entity,
-                        tasklet: Some(failure.tasklet),
-                        name: name.clone(),
-                        kind: IncidentKind::Panicked {
-                            message: message.clone(),
-                        },
-                    });
+                    let incident = Incident::panicked(self.frame, entity, &failure);
+                    let (name, reason) = (incident.name.clone(), incident.crash_reason());
+                    self.stats.incidents.push(incident);
                     if let Some(entity) = entity {
-                        self.crash(world, entity, name, format!("panicked: {message}"));
+                        self.crash(world, entity, name, reason);
                     }
                 }
                 ActorEvent::HeldWorld(entity) => {
@@ -133,14 +82,15 @@ impl FrameDriver {
                         Some(slot) => (Some(slot.tasklet.id()), slot.name.to_string()),
                         None => (None, String::new()),
                     };
-                    self.stats.incidents.push(Incident {
+                    let incident = Incident {
                         frame: self.frame,
                         entity: Some(entity),
                         tasklet,
                         name: name.clone(),
                         kind: IncidentKind::HeldWorld,
-                    });
-                    let reason = "killed: suspended while holding the world".to_owned();
+                    };
+                    let reason = incident.crash_reason();
+                    self.stats.incidents.push(incident);
                     self.crash(world, entity, name, reason);
                 }
             }
