@@ -137,6 +137,7 @@ impl FrameDriverBuilder {
             trace_frames_left: 0,
             commands: Vec::new(),
             events: Vec::new(),
+            running_system: None,
         };
         driver.configure_slice_log();
         driver
@@ -203,6 +204,8 @@ pub struct FrameDriver {
     /// allocate.
     commands: Vec<WorldCommand>,
     events: Vec<ActorEvent>,
+    /// The system being run; still set after a tick that a system's panic unwound.
+    running_system: Option<Rc<str>>,
 }
 
 impl fmt::Debug for FrameDriver {
@@ -254,6 +257,7 @@ impl FrameDriver {
         let started = Instant::now();
         self.frame += 1;
         let frame = self.frame;
+        self.running_system = None;
         self.stats.reset(frame);
         self.hub.frame.set(FrameInfo { number: frame, dt });
         let tracing = self.trace_frames_left > 0;
@@ -467,6 +471,13 @@ impl FrameDriver {
     /// Game time: the sum of every `dt` ticked.
     pub fn now(&self) -> Duration {
         self.scheduler.now()
+    }
+
+    /// The system that was running when the last tick was cut short by a panic in it
+    /// (the panic unwound out of [`FrameDriver::tick`]); `None` after a tick that
+    /// finished. A host that catches a tick's panic names the culprit with it.
+    pub fn interrupted_system(&self) -> Option<&str> {
+        self.running_system.as_deref()
     }
 
     /// The tasklet phase's budget.

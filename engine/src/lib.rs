@@ -61,6 +61,7 @@ mod hub;
 mod inbox;
 pub mod phases;
 mod rng;
+pub mod shard;
 mod stats;
 mod system;
 mod trace;

@@ -1,0 +1,177 @@
+//! The cluster's shared frame clock: how shards on different threads agree on frames.
+//! In lockstep every thread meets the others after each frame; free-running threads
+//! only share the clock's start and pace.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// How the shards of a cluster keep time together.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ClockMode {
+    /// Every thread finishes frame F before any starts F + 1, and each shard takes in,
+    /// at the start of F + 1, exactly the messages sent in F, in a fixed order. With a
+    /// resume-count budget and a seed, every shard's world is then the same frame for
+    /// frame, run after run, **whatever the number of threads**. A frame lasts as long
+    /// as the slowest thread's.
+    Lockstep,
+    /// No barrier: each thread runs its shards' frames at its own pace, and a shard
+    /// takes in whatever has arrived when its frame starts (a message from a faster
+    /// thread can be a frame early, one from a slower thread late). `pace` spaces frame
+    /// `n` to start no sooner than `n * pace` after the cluster started (a thread that
+    /// falls behind runs its frames back to back); `None` runs flat out. The default:
+    /// games that prefer latency to replayability.
+    FreeRunning {
+        /// Wall time per frame, if frames are paced.
+        pace: Option<Duration>,
+    },
+}
+
+impl Default for ClockMode {
+    fn default() -> Self {
+        ClockMode::FreeRunning { pace: None }
+    }
+}
+
+/// How many times a thread checks for the others before sleeping on the condition
+/// variable: waking a sleeping thread costs tens of microseconds, and threads of an
+/// even cluster usually arrive within a few of each other.
+const SPINS: u32 = 2_000;
+
+#[derive(Debug, Default)]
+struct Meeting {
+    arrived: usize,
+    /// The verdict of the last meeting that ended.
+    verdict: bool,
+    /// A thread died: nobody waits any more.
+    broken: bool,
+}
+
+/// Where a fixed number of threads meet: each waits for the others, and the last to
+/// arrive decides, for all of them, whether they go on (one decision, so that threads
+/// never disagree on which frame is the last).
+#[derive(Debug)]
+pub(crate) struct Rendezvous {
+    parties: usize,
+    meeting: Mutex<Meeting>,
+    /// Meetings ended so far; read while spinning.
+    generation: AtomicU64,
+    cond: Condvar,
+}
+
+impl Rendezvous {
+    pub(crate) fn new(parties: usize) -> Rendezvous {
+        Rendezvous {
+            parties,
+            meeting: Mutex::new(Meeting::default()),
+            generation: AtomicU64::new(0),
+            cond: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Meeting> {
+        // Only counters live under the lock; a panic cannot leave them torn.
+        self.meeting.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits for every party; the last to arrive calls `decide`, and every party gets
+    /// its verdict. `None` if the rendezvous is broken (a party died).
+    pub(crate) fn meet(&self, decide: impl FnOnce() -> bool) -> Option<bool> {
+        let mut meeting = self.lock();
+        if meeting.broken {
+            return None;
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        meeting.arrived += 1;
+        if meeting.arrived == self.parties {
+            meeting.arrived = 0;
+            meeting.verdict = decide();
+            self.generation.store(generation + 1, Ordering::Release);
+            self.cond.notify_all();
+            return Some(meeting.verdict);
+        }
+        drop(meeting);
+        for _ in 0..SPINS {
+            if self.generation.load(Ordering::Acquire) != generation {
+                break;
+            }
+            std::hint::spin_loop();
+        }
+        let mut meeting = self.lock();
+        while self.generation.load(Ordering::Acquire) == generation && !meeting.broken {
+            meeting = self.cond.wait(meeting).unwrap_or_else(|p| p.into_inner());
+        }
+        if meeting.broken {
+            None
+        } else {
+            Some(meeting.verdict)
+        }
+    }
+
+    /// Breaks the rendezvous: every waiting party, and every later one, gets `None`.
+    pub(crate) fn break_up(&self) {
+        self.lock().broken = true;
+        self.cond.notify_all();
+    }
+}
+
+/// The clock the threads of one cluster share.
+#[derive(Debug)]
+pub(crate) struct FrameClock {
+    pub(crate) mode: ClockMode,
+    /// Frames to run, if limited.
+    pub(crate) frames: Option<u64>,
+    pub(crate) stop: AtomicBool,
+    /// Lockstep's meeting after each frame.
+    frame_end: Rendezvous,
+    /// Everyone's meeting after the last frame, before what is left in transit is
+    /// counted as dropped.
+    shutdown: Rendezvous,
+}
+
+impl FrameClock {
+    pub(crate) fn new(mode: ClockMode, frames: Option<u64>, threads: usize) -> FrameClock {
+        FrameClock {
+            mode,
+            frames,
+            stop: AtomicBool::new(false),
+            frame_end: Rendezvous::new(threads),
+            shutdown: Rendezvous::new(threads),
+        }
+    }
+
+    /// Called by each thread after it ran frame `frame`: whether to run another. In
+    /// lockstep this waits for every thread; free-running, it waits for the pace.
+    pub(crate) fn end_frame(&self, frame: u64, started: Instant) -> bool {
+        let go_on =
+            || !self.stop.load(Ordering::Acquire) && self.frames.is_none_or(|limit| frame < limit);
+        match self.mode {
+            ClockMode::Lockstep => self.frame_end.meet(go_on).unwrap_or(false),
+            ClockMode::FreeRunning { pace } => {
+                if !go_on() {
+                    return false;
+                }
+                if let Some(pace) = pace {
+                    let due = started + pace.saturating_mul(frame.min(u64::from(u32::MAX)) as u32);
+                    let now = Instant::now();
+                    if due > now {
+                        std::thread::sleep(due - now);
+                    }
+                }
+                true
+            }
+        }
+    }
+
+    /// Waits until every thread has run its last frame.
+    pub(crate) fn meet_at_shutdown(&self) {
+        let _ = self.shutdown.meet(|| true);
+    }
+
+    /// A thread died: wake everyone, stop everything.
+    pub(crate) fn break_up(&self) {
+        self.stop.store(true, Ordering::Release);
+        self.frame_end.break_up();
+        self.shutdown.break_up();
+    }
+}
