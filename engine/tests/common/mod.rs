@@ -61,3 +61,5 @@ pub fn spin(d: Duration) {
         std::hint::spin_loop();
     }
 }
+
+pub mod shards;
