@@ -4,31 +4,15 @@
 
 mod common;
 
-use common::shards::{idle, land_idle, lockstep, StartedIn, Tag, Tags, Traveller};
-use engine::shard::{self, DropReason, Shard, ShardId, ShardObserver, Stage, StartError, Update};
-use engine::Actor;
+use common::shards::{
+    idle, land_idle, lockstep, read_mail, traveller, StartedIn, Tag, Tags, Traveller,
+};
+use engine::shard::{DropReason, Shard, ShardId, ShardObserver, Stage, StartError, Update};
 
 const AMARR: ShardId = ShardId::new(0);
 const JITA: ShardId = ShardId::new(1);
 
 struct Ping;
-
-fn traveller(frame: u64, to: ShardId) -> Actor {
-    Actor::new(move |ctx| {
-        while ctx.frame() < frame {
-            ctx.be_nice().unwrap();
-        }
-        let error = shard::hand_off::<Traveller>(ctx, to);
-        panic!("did not leave: {error}");
-    })
-}
-
-/// Keeps a mailbox of `T` open and read.
-fn read_mail<T: Send + 'static>(shard: &mut Shard) {
-    let mail = shard.mailbox::<T>();
-    let reader = Actor::new(move |ctx| while ctx.blocking(|| mail.recv()).is_ok() {});
-    shard.driver.spawn(&mut shard.world, (), reader).unwrap();
-}
 
 #[test]
 fn a_panicking_system_fails_its_shard_alone_and_names_it() {
@@ -54,7 +38,7 @@ fn a_panicking_system_fails_its_shard_alone_and_names_it() {
                     let components = (Tag(k as u32), StartedIn(0));
                     shard
                         .driver
-                        .spawn(&mut shard.world, components, traveller(k, JITA))?;
+                        .spawn(&mut shard.world, components, traveller(k, JITA, None))?;
                 }
             }
             Ok(Tags)
@@ -131,7 +115,7 @@ fn a_panicking_arrival_handler_fails_the_shard_and_its_cargo_is_counted_lost() {
                     shard.driver.spawn(
                         &mut shard.world,
                         (Tag(k), StartedIn(0)),
-                        traveller(u64::from(k), JITA),
+                        traveller(u64::from(k), JITA, None),
                     )?;
                 }
             }

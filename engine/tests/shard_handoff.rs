@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::shards::{
-    frames_by_shard, idle, land_idle, lockstep, Picky, StartedIn, Tag, Tags, Traveller,
+    frames_by_shard, idle, land_idle, lockstep, traveller, Picky, StartedIn, Tag, Tags, Traveller,
 };
 use common::Drops;
 use engine::shard::{self, HandOffError, Refusal, Shard, ShardId, ShardObserver};
@@ -19,19 +19,6 @@ use engine::{Actor, Budget, Crashed, FrameDriver, WatchdogPolicy};
 
 const A: ShardId = ShardId::new(0);
 const B: ShardId = ShardId::new(1);
-
-/// An actor that asks, in frame `frame`, to go to `to`.
-fn traveller(frame: u64, to: ShardId, drops: Option<Drops>) -> Actor {
-    Actor::new(move |ctx| {
-        let _token = drops.as_ref().map(Drops::token);
-        while ctx.frame() < frame {
-            ctx.be_nice().unwrap();
-        }
-        let error = shard::hand_off::<Traveller>(ctx, to);
-        panic!("did not leave: {error}");
-    })
-    .name("traveller")
-}
 
 #[test]
 fn components_leave_at_the_end_of_a_frame_and_arrive_at_the_start_of_the_next() {

@@ -7,7 +7,7 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use common::shards::{lockstep, DT};
+use common::shards::{lockstep, read_mail, DT};
 use engine::shard::{
     Address, Cluster, Destination, DropReason, PostError, ReturnReason, Returned, Shard, ShardId,
     ShardObserver, Update,
@@ -186,11 +186,10 @@ fn undeliverable_mail_goes_back_and_is_dropped_only_if_the_sender_cannot_take_it
         .start(|shard| {
             if shard.id() == A {
                 // Neither B nor C has a mailbox for these; A takes back only `Known`.
-                let returns = shard.mailbox::<Returned<Known>>();
+                read_mail::<Returned<Known>>(shard);
                 let outbox = shard.outbox();
                 outbox.send(B, Unknown)?;
                 outbox.send(C, Known)?;
-                shard.add_probe(returns);
             }
             Ok(())
         })
@@ -209,18 +208,6 @@ fn undeliverable_mail_goes_back_and_is_dropped_only_if_the_sender_cannot_take_it
         DropReason::Unreturnable(ReturnReason::NoMailbox)
     );
     assert!(report.messages().balanced());
-}
-
-/// Keeps a mailbox open (registering it is what matters here).
-trait AddProbe {
-    fn add_probe<T: Send + 'static>(&mut self, mailbox: engine::shard::Mailbox<T>);
-}
-
-impl AddProbe for Shard {
-    fn add_probe<T: Send + 'static>(&mut self, mailbox: engine::shard::Mailbox<T>) {
-        let actor = Actor::new(move |ctx| while ctx.blocking(|| mailbox.recv()).is_ok() {});
-        self.driver.spawn(&mut self.world, (), actor).unwrap();
-    }
 }
 
 #[test]
@@ -242,8 +229,7 @@ fn mail_to_a_shard_that_does_not_exist_is_given_back_at_once() {
 /// Every frame each shard sends ten pings to the other: reports its frame.
 fn chatter(shard: &mut Shard) -> Result<Frames, engine::shard::SetupError> {
     let other = ShardId::new(1 - shard.id().index() as u32);
-    let mail = shard.mailbox::<Ping>();
-    shard.add_probe(mail);
+    read_mail::<Ping>(shard);
     let outbox = shard.outbox();
     shard.driver.add_system("chatter", move |sys| {
         for i in 0..10 {

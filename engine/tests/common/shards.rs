@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use engine::shard::{Cargo, ClusterBuilder, Shard, ShardObserver};
+use engine::shard::{self, Cargo, ClusterBuilder, Shard, ShardId, ShardObserver};
+
+use super::Drops;
 use engine::{Actor, Budget, FrameDriver};
 
 /// Game time per frame in the shard tests.
@@ -113,4 +115,25 @@ pub fn frames_by_shard<F>(
         }
     }
     by_shard
+}
+
+/// An actor that asks, in frame `frame`, to go to `to` (holding a token of `drops`, if
+/// given, whose drop shows that its stack unwound).
+pub fn traveller(frame: u64, to: ShardId, drops: Option<Drops>) -> Actor {
+    Actor::new(move |ctx| {
+        let _token = drops.as_ref().map(Drops::token);
+        while ctx.frame() < frame {
+            ctx.be_nice().unwrap();
+        }
+        let error = shard::hand_off::<Traveller>(ctx, to);
+        panic!("did not leave: {error}");
+    })
+    .name("traveller")
+}
+
+/// Registers the shard's mailbox for `T` and starts a tasklet that reads it.
+pub fn read_mail<T: Send + 'static>(shard: &mut Shard) {
+    let mail = shard.mailbox::<T>();
+    let reader = Actor::new(move |ctx| while ctx.blocking(|| mail.recv()).is_ok() {});
+    shard.driver.spawn(&mut shard.world, (), reader).unwrap();
 }
