@@ -8,7 +8,9 @@ use engine::WorldHasher;
 
 use super::system::{Serial, StarSystem};
 use crate::render::{Explosion, ShipMark, Shot};
-use crate::skirmish::{Departure, Hull, Motion, Ship, ShotRecord, Vec2};
+use crate::skirmish::{
+    explosion_mark, ship_marks, shot_mark, Departure, Hull, Motion, Ship, ShotRecord, Vec2,
+};
 
 /// How long a shot's line stays on screen, game seconds.
 const SHOT_LIFE: f64 = 0.8;
@@ -123,43 +125,14 @@ impl SystemWatch {
 
     fn picture(&self, shard: &Shard, now: f64) -> SystemPicture {
         let classes = &self.system.battle.scenario.classes;
-        let ships = shard
-            .world
-            .query::<(&Ship, &Motion, &Hull)>()
-            .iter()
-            .map(|(ship, motion, hull)| ShipMark {
-                position: (motion.position.x, motion.position.y),
-                heading: motion.heading,
-                fleet: ship.fleet,
-                size: classes[ship.class].size,
-                health: hull.fraction(),
-            })
-            .collect();
-        let shots = self
-            .shots
-            .iter()
-            .map(|(_, s)| Shot {
-                from: (s.from.x, s.from.y),
-                to: (s.to.x, s.to.y),
-                fleet: s.fleet,
-            })
-            .collect();
-        let explosions = self
-            .booms
-            .iter()
-            .map(|&(t, position, size)| {
-                let age = ((now - t) / FLASH_LIFE).clamp(0.0, 1.0);
-                Explosion {
-                    position: (position.x, position.y),
-                    radius: size * (2.0 + 10.0 * age),
-                    age,
-                }
-            })
-            .collect();
         SystemPicture {
-            ships,
-            shots,
-            explosions,
+            ships: ship_marks(&shard.world, classes),
+            shots: self.shots.iter().map(|(_, s)| shot_mark(s)).collect(),
+            explosions: self
+                .booms
+                .iter()
+                .map(|&(t, position, size)| explosion_mark(position, size, (now - t) / FLASH_LIFE))
+                .collect(),
             time: now,
         }
     }
