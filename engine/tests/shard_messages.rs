@@ -301,3 +301,43 @@ fn stopping_a_lockstep_cluster_stops_every_shard_after_the_same_frame() {
     assert_eq!(messages.dropped, 20);
     assert_eq!(messages.sent, 20 * frames[0]);
 }
+
+#[test]
+fn a_free_running_thread_runs_at_most_its_lead_ahead_of_the_slowest() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    // Shard A is slow (a system that takes 2 ms a frame), B is quick; each notes its
+    // frame, and B the most frames it ever was ahead of A.
+    let frames: Arc<[AtomicU64; 2]> = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
+    let ahead = Arc::new(AtomicU64::new(0));
+    let (seen, most) = (frames.clone(), ahead.clone());
+    let cluster = Cluster::builder()
+        .shards(["A", "B"])
+        .threads(2)
+        .mode(engine::shard::ClockMode::FreeRunning {
+            pace: None,
+            lead: 2,
+        })
+        .frames(30)
+        .start(move |shard| {
+            let me = shard.id().index();
+            let (seen, most) = (seen.clone(), most.clone());
+            shard.driver.add_system("progress", move |sys| {
+                seen[me].store(sys.frame(), Ordering::SeqCst);
+                if me == 0 {
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                } else {
+                    let lead = sys.frame() - seen[0].load(Ordering::SeqCst);
+                    most.fetch_max(lead, Ordering::SeqCst);
+                }
+            });
+            Ok(())
+        })
+        .unwrap();
+    let report = cluster.join();
+    assert_eq!(report.frames(), 30);
+    // B starts frame F once A has finished F - 2: B ran ahead, but never more than that
+    // (without the lead, B would finish its 30 frames while A is in its first few).
+    let ahead = ahead.load(Ordering::SeqCst);
+    assert!((1..=2).contains(&ahead), "B was {ahead} frames ahead");
+    assert_eq!(frames[1].load(Ordering::SeqCst), 30);
+}

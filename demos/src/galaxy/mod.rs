@@ -130,7 +130,7 @@ impl Galaxy {
         let mode = if config.lockstep {
             ClockMode::Lockstep
         } else {
-            ClockMode::FreeRunning { pace: None }
+            ClockMode::FREE_RUNNING
         };
         let driver = FrameDriver::builder()
             .budget(config.budget)

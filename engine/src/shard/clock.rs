@@ -2,7 +2,7 @@
 //! In lockstep every thread meets the others after each frame; free-running threads
 //! only share the clock's start and pace.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -17,19 +17,33 @@ pub enum ClockMode {
     Lockstep,
     /// No barrier: each thread runs its shards' frames at its own pace, and a shard
     /// takes in whatever has arrived when its frame starts (a message from a faster
-    /// thread can be a frame early, one from a slower thread late). `pace` spaces frame
-    /// `n` to start no sooner than `n * pace` after the cluster started (a thread that
-    /// falls behind runs its frames back to back); `None` runs flat out. The default:
-    /// games that prefer latency to replayability.
+    /// thread can be a frame early, one from a slower thread late). The default: games
+    /// that prefer latency to replayability.
     FreeRunning {
-        /// Wall time per frame, if frames are paced.
+        /// Wall time per frame: frame `n` starts no sooner than `n * pace` after the
+        /// cluster started (a thread that falls behind runs its frames back to back).
+        /// `None` runs flat out.
         pace: Option<Duration>,
+        /// How far ahead of the slowest thread a thread may run: it starts frame F only
+        /// once every thread has finished frame F - `lead` (1 at least). The clock's
+        /// slack: a thread descheduled for a moment does not hold the others up, and
+        /// none drifts off with frames the others will never see.
+        lead: u64,
     },
 }
 
+impl ClockMode {
+    /// Free-running, flat out, up to two frames ahead of the slowest thread.
+    pub const FREE_RUNNING: ClockMode = ClockMode::FreeRunning {
+        pace: None,
+        lead: 2,
+    };
+}
+
 impl Default for ClockMode {
+    /// [`ClockMode::FREE_RUNNING`].
     fn default() -> Self {
-        ClockMode::FreeRunning { pace: None }
+        ClockMode::FREE_RUNNING
     }
 }
 
@@ -115,6 +129,63 @@ impl Rendezvous {
     }
 }
 
+/// How far each free-running thread has got, so that none runs more than its lead
+/// ahead of the slowest.
+#[derive(Debug)]
+struct Progress {
+    /// Frames finished, per thread; `u64::MAX` once a thread has stopped.
+    finished: Vec<AtomicU64>,
+    /// Threads waiting for the others (only then is there anyone to notify).
+    waiters: AtomicUsize,
+    lock: Mutex<()>,
+    cond: Condvar,
+}
+
+impl Progress {
+    fn new(threads: usize) -> Progress {
+        Progress {
+            finished: (0..threads).map(|_| AtomicU64::new(0)).collect(),
+            waiters: AtomicUsize::new(0),
+            lock: Mutex::new(()),
+            cond: Condvar::new(),
+        }
+    }
+
+    fn slowest(&self) -> u64 {
+        self.finished
+            .iter()
+            .map(|f| f.load(Ordering::SeqCst))
+            .min()
+            .unwrap_or(u64::MAX)
+    }
+
+    fn set(&self, thread: usize, frames: u64) {
+        self.finished[thread].store(frames, Ordering::SeqCst);
+        // A waiter counts itself in before it checks again under the lock, so either it
+        // sees this store or this load sees it.
+        if self.waiters.load(Ordering::SeqCst) > 0 {
+            let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+            self.cond.notify_all();
+        }
+    }
+
+    /// Waits until every thread has finished `frames` frames (or stopped).
+    fn wait_for(&self, frames: u64) {
+        while self.slowest() < frames {
+            self.waiters.fetch_add(1, Ordering::SeqCst);
+            let guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+            if self.slowest() < frames {
+                // The timeout is a safety net only: every store notifies.
+                let _unused = self
+                    .cond
+                    .wait_timeout(guard, Duration::from_millis(10))
+                    .unwrap_or_else(|p| p.into_inner());
+            }
+            self.waiters.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
 /// The clock the threads of one cluster share.
 #[derive(Debug)]
 pub(crate) struct FrameClock {
@@ -124,6 +195,8 @@ pub(crate) struct FrameClock {
     pub(crate) stop: AtomicBool,
     /// Lockstep's meeting after each frame.
     frame_end: Rendezvous,
+    /// Free-running threads' progress.
+    progress: Progress,
     /// Everyone's meeting after the last frame, before what is left in transit is
     /// counted as dropped.
     shutdown: Rendezvous,
@@ -136,18 +209,21 @@ impl FrameClock {
             frames,
             stop: AtomicBool::new(false),
             frame_end: Rendezvous::new(threads),
+            progress: Progress::new(threads),
             shutdown: Rendezvous::new(threads),
         }
     }
 
-    /// Called by each thread after it ran frame `frame`: whether to run another. In
-    /// lockstep this waits for every thread; free-running, it waits for the pace.
-    pub(crate) fn end_frame(&self, frame: u64, started: Instant) -> bool {
+    /// Called by thread `thread` after it ran frame `frame`: whether to run another. In
+    /// lockstep this waits for every thread; free-running, for the pace and for any
+    /// thread more than the lead behind.
+    pub(crate) fn end_frame(&self, thread: usize, frame: u64, started: Instant) -> bool {
         let go_on =
             || !self.stop.load(Ordering::Acquire) && self.frames.is_none_or(|limit| frame < limit);
         match self.mode {
             ClockMode::Lockstep => self.frame_end.meet(go_on).unwrap_or(false),
-            ClockMode::FreeRunning { pace } => {
+            ClockMode::FreeRunning { pace, lead } => {
+                self.progress.set(thread, frame);
                 if !go_on() {
                     return false;
                 }
@@ -158,9 +234,17 @@ impl FrameClock {
                         std::thread::sleep(due - now);
                     }
                 }
+                // Frame + 1 starts once every thread has finished frame + 1 - lead.
+                self.progress
+                    .wait_for((frame + 1).saturating_sub(lead.max(1)));
                 true
             }
         }
+    }
+
+    /// Thread `thread` runs no more frames: nobody waits for it any longer.
+    pub(crate) fn leave(&self, thread: usize) {
+        self.progress.set(thread, u64::MAX);
     }
 
     /// Waits until every thread has run its last frame.
@@ -173,5 +257,8 @@ impl FrameClock {
         self.stop.store(true, Ordering::Release);
         self.frame_end.break_up();
         self.shutdown.break_up();
+        for thread in 0..self.progress.finished.len() {
+            self.progress.set(thread, u64::MAX);
+        }
     }
 }

@@ -59,7 +59,7 @@ impl ClusterBuilder {
         self
     }
 
-    /// How the shards keep time (default: free-running, flat out).
+    /// How the shards keep time (default: [`ClockMode::FREE_RUNNING`]).
     pub fn mode(mut self, mode: ClockMode) -> ClusterBuilder {
         self.mode = mode;
         self

@@ -30,9 +30,9 @@
 //! F + 1, and each shard takes in exactly the messages sent in F, ordered by sending
 //! shard and sending order. With a resume-count budget and a seed, every shard's world
 //! is then identical frame for frame, run after run, and on 1 thread or on N. The
-//! default, [`ClockMode::FreeRunning`], has no barrier: each thread runs at its own pace
-//! and a shard takes in whatever has arrived when its frame starts (lower latency, no
-//! replay).
+//! default, [`ClockMode::FreeRunning`], has no barrier: each thread runs at its own pace,
+//! at most a set number of frames ahead of the slowest, and a shard takes in whatever
+//! has arrived when its frame starts (lower latency, no replay).
 //!
 //! `docs/shards.md` in the repository says how shards would map onto processes and
 //! machines.

@@ -203,7 +203,7 @@ where
             step(slot, frame, dt, &plan.updates);
         }
         thread.busy += frame_start.elapsed();
-        running = common.clock.end_frame(frame, start);
+        running = common.clock.end_frame(plan.index, frame, start);
         if thread.frame_times.len() == FRAME_TIMES_KEPT {
             thread.frame_times.drain(..FRAME_TIMES_KEPT / 2);
         }
@@ -211,6 +211,7 @@ where
         thread.frames = frame;
     }
     let finished = Instant::now();
+    common.clock.leave(plan.index);
 
     // 4: once nobody sends any more, what is left in transit is dropped; then reports.
     common.clock.meet_at_shutdown();
