@@ -78,6 +78,9 @@ pub struct GalaxySummary {
     pub run_ms: f64,
     /// Per thread: milliseconds busy and waiting (for the other threads, in lockstep).
     pub thread_ms: Vec<(f64, f64)>,
+    /// In lockstep, milliseconds lost to uneven work between threads, frame by frame
+    /// (the rest of the waiting is the barrier's own cost).
+    pub imbalance_ms: f64,
     /// Every system's hash, combined in system order.
     pub world_hash: u64,
     /// Per system.
@@ -153,6 +156,7 @@ impl GalaxySummary {
                 .iter()
                 .map(|t| (ms(t.busy), ms(t.waiting())))
                 .collect(),
+            imbalance_ms: ms(report.imbalance()),
             world_hash: world.finish(),
             per_system,
         }
@@ -249,6 +253,7 @@ impl GalaxySummary {
             "run_ms": self.run_ms,
             "thread_busy_ms": self.thread_ms.iter().map(|t| t.0).collect::<Vec<_>>(),
             "thread_wait_ms": self.thread_ms.iter().map(|t| t.1).collect::<Vec<_>>(),
+            "imbalance_ms": self.imbalance_ms,
             "world_hash": format!("{:016x}", self.world_hash),
             "books_balance": self.books_balance(),
             "failures": self.failures(),
@@ -319,6 +324,13 @@ impl fmt::Display for GalaxySummary {
         )?;
         for (i, (busy, wait)) in self.thread_ms.iter().enumerate() {
             writeln!(f, "  thread {i}: {busy:.0} ms busy, {wait:.0} ms waiting")?;
+        }
+        if self.lockstep && self.threads > 1 {
+            writeln!(
+                f,
+                "  uneven work between threads, frame by frame: {:.0} ms of the waiting",
+                self.imbalance_ms
+            )?;
         }
         write!(f, "  world hash: {:016x}", self.world_hash)
     }

@@ -313,6 +313,7 @@ impl<O: ShardObserver> Cluster<O> {
                         frames: 0,
                         busy: Duration::ZERO,
                         frame_times: Vec::new(),
+                        busy_times: Vec::new(),
                     });
                 }
             }

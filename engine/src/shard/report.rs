@@ -99,6 +99,9 @@ pub struct ThreadReport {
     /// Wall time of each frame (the most recent 65,536): from the start of its shards'
     /// work to the end of the frame for the whole cluster.
     pub frame_times: Vec<Duration>,
+    /// Wall time of each frame's work on its shards (the same frames as
+    /// `frame_times`); the rest of the frame it waited.
+    pub busy_times: Vec<Duration>,
 }
 
 impl ThreadReport {
@@ -175,6 +178,30 @@ impl<E> ClusterReport<E> {
         }
     }
 
+    /// In lockstep, the wall time lost to uneven work: summed over frames, how much
+    /// longer the busiest thread worked than the threads' average. What the threads
+    /// waited beyond this is the barrier's own cost (waking, and being descheduled).
+    /// Zero when free-running.
+    pub fn imbalance(&self) -> Duration {
+        if self.mode != ClockMode::Lockstep || self.threads.is_empty() {
+            return Duration::ZERO;
+        }
+        let frames = self
+            .threads
+            .iter()
+            .map(|t| t.busy_times.len())
+            .min()
+            .unwrap_or(0);
+        let count = self.threads.len() as u32;
+        (0..frames)
+            .map(|i| {
+                let busy = self.threads.iter().map(|t| t.busy_times[i]);
+                let most = busy.clone().max().unwrap_or_default();
+                most.saturating_sub(busy.sum::<Duration>() / count)
+            })
+            .sum()
+    }
+
     /// The shards that failed.
     pub fn failures(&self) -> impl Iterator<Item = &ShardFailure> {
         self.shards.iter().filter_map(|s| s.failure.as_ref())
@@ -214,5 +241,42 @@ impl StdError for StartError {
             StartError::Thread(e) => Some(e),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn thread(index: usize, busy_us: &[u64]) -> ThreadReport {
+        let busy_times: Vec<Duration> = busy_us
+            .iter()
+            .map(|&us| Duration::from_micros(us))
+            .collect();
+        ThreadReport {
+            index,
+            shards: Vec::new(),
+            frames: busy_times.len() as u64,
+            busy: busy_times.iter().sum(),
+            frame_times: vec![Duration::from_micros(300); busy_times.len()],
+            busy_times,
+        }
+    }
+
+    #[test]
+    fn imbalance_is_what_the_busiest_thread_worked_beyond_the_average_frame_by_frame() {
+        let mut report: ClusterReport<()> = ClusterReport {
+            mode: ClockMode::Lockstep,
+            shards: Vec::new(),
+            threads: vec![thread(0, &[100, 300]), thread(1, &[200, 100])],
+            run_time: Duration::ZERO,
+        };
+        // Frame 1: 200 against an average of 150; frame 2: 300 against 200.
+        assert_eq!(report.imbalance(), Duration::from_micros(150));
+        assert_eq!(report.threads[0].waiting(), Duration::from_micros(200));
+        assert_eq!(report.frame_times(), [Duration::from_micros(300); 2]);
+        report.mode = ClockMode::FREE_RUNNING;
+        assert_eq!(report.imbalance(), Duration::ZERO);
+        assert_eq!(report.frame_times().len(), 4);
     }
 }

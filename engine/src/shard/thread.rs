@@ -129,6 +129,7 @@ where
         frames: 0,
         busy: Duration::ZERO,
         frame_times: Vec::new(),
+        busy_times: Vec::new(),
     };
     let lockstep = common.clock.mode == ClockMode::Lockstep;
 
@@ -202,12 +203,15 @@ where
         for slot in &mut slots {
             step(slot, frame, dt, &plan.updates);
         }
-        thread.busy += frame_start.elapsed();
+        let busy = frame_start.elapsed();
+        thread.busy += busy;
         running = common.clock.end_frame(plan.index, frame, start);
         if thread.frame_times.len() == FRAME_TIMES_KEPT {
             thread.frame_times.drain(..FRAME_TIMES_KEPT / 2);
+            thread.busy_times.drain(..FRAME_TIMES_KEPT / 2);
         }
         thread.frame_times.push(frame_start.elapsed());
+        thread.busy_times.push(busy);
         thread.frames = frame;
     }
     let finished = Instant::now();
