@@ -1,4 +1,4 @@
-//! The demos' shared code: the skirmish and its scenario format, the swarm, the GIF
+//! The demos' shared code: the skirmish and its scenario format, the galaxy, the swarm, the GIF
 //! renderer, the hackysack game and a seeded random number generator. Each demo is a
 //! binary in `src/bin/`; this library holds what they share and what the tests exercise.
 //!
@@ -13,6 +13,7 @@
 //! ```
 
 pub mod cli;
+pub mod galaxy;
 pub mod hackysack;
 pub mod render;
 mod rng;

@@ -66,6 +66,33 @@ pub struct Snapshot {
     pub caption: String,
 }
 
+/// A fixed feature of the map, drawn under every frame (see
+/// [`GifRenderer::with_landmarks`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Landmark {
+    /// A ring (a stargate): centre and radius in metres.
+    Ring {
+        /// Centre, metres.
+        position: (f64, f64),
+        /// Radius, metres (drawn at least a few pixels wide).
+        radius: f64,
+    },
+    /// A line (a border between regions), metres.
+    Line {
+        /// One end.
+        from: (f64, f64),
+        /// The other end.
+        to: (f64, f64),
+    },
+    /// A label whose top-left corner is at `position` (metres); the caption's letters.
+    Label {
+        /// Top-left corner, metres.
+        position: (f64, f64),
+        /// The text.
+        text: String,
+    },
+}
+
 /// How the GIF looks.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RenderOptions {
@@ -195,6 +222,7 @@ pub struct GifRenderer<W: Write> {
     arena: (f64, f64),
     delay: u16,
     fleet_names: Vec<String>,
+    landmarks: Vec<Landmark>,
     frames: usize,
 }
 
@@ -238,8 +266,15 @@ impl<W: Write> GifRenderer<W> {
             arena,
             delay,
             fleet_names: options.fleet_names,
+            landmarks: Vec::new(),
             frames: 0,
         })
+    }
+
+    /// Draws `landmarks` (gates, borders, labels) under every frame from now on.
+    pub fn with_landmarks(mut self, landmarks: Vec<Landmark>) -> GifRenderer<W> {
+        self.landmarks = landmarks;
+        self
     }
 
     /// Frames written so far.
@@ -323,6 +358,7 @@ impl<W: Write> GifRenderer<W> {
     fn draw(&mut self, snapshot: &Snapshot) {
         self.canvas.clear(colour::BACKGROUND);
         self.draw_grid();
+        self.draw_landmarks();
         for shot in &snapshot.shots {
             let (from, to) = (self.to_px(shot.from), self.to_px(shot.to));
             let c = colour::FLEET_SHOT
@@ -391,6 +427,26 @@ impl<W: Write> GifRenderer<W> {
             ((0.0, ch), (0.0, 0.0)),
         ] {
             self.canvas.line(a, b, colour::BORDER);
+        }
+    }
+
+    fn draw_landmarks(&mut self) {
+        for landmark in &self.landmarks {
+            match landmark {
+                Landmark::Ring { position, radius } => {
+                    let r = (radius * self.scale).max(3.0);
+                    let centre = self.to_px(*position);
+                    self.canvas.circle(centre, r, colour::TEXT);
+                }
+                Landmark::Line { from, to } => {
+                    let (a, b) = (self.to_px(*from), self.to_px(*to));
+                    self.canvas.line(a, b, colour::BORDER);
+                }
+                Landmark::Label { position, text } => {
+                    let (x, y) = self.to_px(*position);
+                    self.canvas.text(x as i64, y as i64, text, 2, colour::TEXT);
+                }
+            }
         }
     }
 

@@ -136,6 +136,7 @@ impl FrameDriverBuilder {
             trace_frames_left: 0,
             commands: Vec::new(),
             events: Vec::new(),
+            running_system: None,
         }
     }
 }
@@ -200,6 +201,8 @@ pub struct FrameDriver {
     /// allocate.
     commands: Vec<WorldCommand>,
     events: Vec<ActorEvent>,
+    /// The system being run; still set after a tick that a system's panic unwound.
+    running_system: Option<Rc<str>>,
 }
 
 impl fmt::Debug for FrameDriver {
@@ -251,6 +254,7 @@ impl FrameDriver {
         let started = Instant::now();
         self.frame += 1;
         let frame = self.frame;
+        self.running_system = None;
         self.stats.reset(frame);
         self.hub.frame.set(FrameInfo { number: frame, dt });
         let tracing = self.trace_frames_left > 0;
@@ -464,6 +468,13 @@ impl FrameDriver {
     /// Game time: the sum of every `dt` ticked.
     pub fn now(&self) -> Duration {
         self.scheduler.now()
+    }
+
+    /// The system that was running when the last tick was cut short by a panic in it
+    /// (the panic unwound out of [`FrameDriver::tick`]); `None` after a tick that
+    /// finished. A host that catches a tick's panic names the culprit with it.
+    pub fn interrupted_system(&self) -> Option<&str> {
+        self.running_system.as_deref()
     }
 
     /// The tasklet phase's budget.

@@ -7,7 +7,9 @@
 //! clock, runs the ECS systems, resumes ready tasklets until the budget is spent, applies
 //! the commands they queued, and reports [`FrameStats`]. Systems and behaviours talk
 //! through per-entity [`Inbox`]es and typed [`CommandQueue`]s. The phases and who may
-//! touch what in each are in [`phases`].
+//! touch what in each are in [`phases`]. To use more than one core, [`shard`] splits a
+//! world into shards, each a world and its driver on a thread, exchanging messages and
+//! entities at frame boundaries.
 //!
 //! # Examples
 //!
@@ -61,6 +63,7 @@ mod hub;
 mod inbox;
 pub mod phases;
 mod rng;
+pub mod shard;
 mod stats;
 mod system;
 mod trace;

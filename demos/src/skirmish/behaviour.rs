@@ -6,6 +6,10 @@
 //! warp out when the fleet cannot win. Every wait is also where hits arrive: the weapons system puts them in this
 //! ship's inbox, and [`Pilot::wait`] takes them as they come, so a ship that is locking,
 //! cycling its weapon or repairing still feels every hit the moment it lands.
+//!
+//! Where a ship can go beyond its battle is a [`Gates`]: in the skirmish nowhere (a ship
+//! whose fleet cannot win warps out of the game, one with nobody left to fight holds
+//! position); in the galaxy, through stargates to other solar systems.
 
 use std::rc::Rc;
 use std::time::Duration;
@@ -31,8 +35,57 @@ enum Leave {
 /// What a step of the script returns: `Err` ends the ship's life.
 type Flight<T = ()> = Result<T, Leave>;
 
+/// A stargate as a ship's script sees it: where it is, and where it leads.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Gate {
+    /// Its position in this battle's arena.
+    pub position: Vec2,
+    /// Where it leads, in the numbering of the [`Gates`] that gave it.
+    pub to: usize,
+}
+
+/// The ways out of a battle: gates a ship can fly to and jump through.
+pub trait Gates {
+    /// The gate a ship of `fleet` at `at` takes when its fleet cannot win here; `None`
+    /// warps it out of the game instead.
+    fn retreat(&self, fleet: usize, at: Vec2) -> Option<Gate>;
+    /// The gate a ship of `fleet` at `at` takes when nobody is left to fight here;
+    /// `None` holds position.
+    fn patrol(&self, fleet: usize, at: Vec2) -> Option<Gate>;
+    /// Takes the ship, arrived at `gate`, through it. Returns only if it could not
+    /// jump (the ship then carries on here).
+    fn jump(&self, ctx: &mut Context, gate: Gate);
+}
+
+/// The skirmish's battlefield: no gates.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoGates;
+
+impl Gates for NoGates {
+    fn retreat(&self, _: usize, _: Vec2) -> Option<Gate> {
+        None
+    }
+
+    fn patrol(&self, _: usize, _: Vec2) -> Option<Gate> {
+        None
+    }
+
+    fn jump(&self, _: &mut Context, _: Gate) {}
+}
+
 /// The behaviour of a ship of `class` in fleet `fleet`, for the driver to spawn.
 pub fn ship_actor(battle: Rc<Battle>, fleet: usize, class: usize, name: String) -> Actor {
+    ship_actor_with_gates(battle, fleet, class, name, Rc::new(NoGates))
+}
+
+/// The behaviour of a ship that can leave its battle through `gates`.
+pub fn ship_actor_with_gates(
+    battle: Rc<Battle>,
+    fleet: usize,
+    class: usize,
+    name: String,
+    gates: Rc<dyn Gates>,
+) -> Actor {
     Actor::new(move |ctx| {
         let class = battle.scenario.classes[class].clone();
         let home = battle.scenario.fleets[fleet].position;
@@ -45,6 +98,7 @@ pub fn ship_actor(battle: Rc<Battle>, fleet: usize, class: usize, name: String) 
             home: Vec2::new(home.x, home.y),
             clockwise,
             cornered: false,
+            gates,
         };
         let why = pilot.fly();
         pilot.leave(why);
@@ -65,6 +119,8 @@ struct Pilot<'a> {
     clockwise: bool,
     /// Chased down while retreating: it fights on until repaired.
     cornered: bool,
+    /// Its ways out of the battle.
+    gates: Rc<dyn Gates>,
 }
 
 impl Pilot<'_> {
@@ -81,7 +137,11 @@ impl Pilot<'_> {
     fn next_move(&mut self) -> Flight {
         self.fault_point("deciding its next move");
         if self.fleet_cannot_win() {
-            return self.warp_out();
+            let at = self.position();
+            return match self.gates.retreat(self.fleet, at) {
+                Some(gate) => self.go_through(gate, false),
+                None => self.warp_out(),
+            };
         }
         if self.badly_damaged() {
             return self.retreat_and_repair();
@@ -89,6 +149,10 @@ impl Pilot<'_> {
         match self.nearest_hostile() {
             Some(target) => self.engage(target),
             None => {
+                let at = self.position();
+                if let Some(gate) = self.gates.patrol(self.fleet, at) {
+                    return self.go_through(gate, true);
+                }
                 // Nobody left to fight: hold position and look again in a second.
                 self.steer(Helm::Hold);
                 self.wait(Duration::from_secs(1))
@@ -189,6 +253,23 @@ impl Pilot<'_> {
         Err(Leave::WarpedOut)
     }
 
+    /// Fly to `gate` and jump through it. A retreat goes on whatever happens; a patrol
+    /// turns back to fight if hostiles show up on the way.
+    fn go_through(&mut self, gate: Gate, patrol: bool) -> Flight {
+        self.steer(Helm::GoTo(gate.position));
+        while self.position().distance(gate.position) > GATE_RANGE {
+            if patrol && self.hostiles_here() {
+                return Ok(());
+            }
+            self.fault_point("flying to a gate");
+            self.wait_frame()?;
+        }
+        let gates = self.gates.clone();
+        gates.jump(self.ctx, gate);
+        // Still here: the jump did not happen; look around again.
+        Ok(())
+    }
+
     // ---- waiting, and taking hits ----------------------------------------------------
 
     /// Waits `d` of game time, taking every hit that arrives meanwhile.
@@ -280,6 +361,10 @@ impl Pilot<'_> {
         theirs > 0.0 && ours < share * theirs
     }
 
+    fn hostiles_here(&self) -> bool {
+        self.battle.sensors.borrow().hostile_strength(self.fleet) > 0.0
+    }
+
     fn must_break_off(&mut self) -> bool {
         self.badly_damaged() || self.fleet_cannot_win()
     }
@@ -348,6 +433,9 @@ impl InjectedFault {
         std::panic::panic_any(self.message)
     }
 }
+
+/// How close to a gate a ship must be to jump through it, metres.
+const GATE_RANGE: f64 = 500.0;
 
 /// A retreating ship still chased after this long stops running and fights.
 const CORNERED_AFTER: Duration = Duration::from_secs(15);

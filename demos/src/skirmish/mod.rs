@@ -24,7 +24,7 @@ use hecs::{Entity, World};
 pub use battle::{Battle, BattleLog, Departure, ShotRecord};
 pub use behaviour::INJECTED_FAULT;
 pub use components::{Fire, Helm, Hit, Hull, Motion, Ship};
-pub use picture::Picture;
+pub use picture::{explosion_mark, ship_marks, shot_mark, Picture};
 pub use report::{percentile, Summary};
 pub use sensors::{Contact, Sensors};
 pub use vec2::Vec2;

@@ -1,9 +1,12 @@
 //! Turns the battle into the renderer's [`Snapshot`]s: ships from the world, recent shots
 //! and explosions from the battle log.
 
-use crate::render::{Explosion, ShipMark, Shot, Snapshot};
+use hecs::World;
 
-use super::{Departure, Hull, Motion, Ship, ShotRecord, Skirmish};
+use crate::render::{Explosion, ShipMark, Shot, Snapshot};
+use crate::scenario::ShipClass;
+
+use super::{Departure, Hull, Motion, Ship, ShotRecord, Skirmish, Vec2};
 
 /// How long a shot's line stays on screen, game seconds.
 const SHOT_LIFE: f64 = 0.8;
@@ -44,39 +47,12 @@ impl Picture {
     /// What the battle looks like now.
     pub fn snapshot(&self, skirmish: &Skirmish) -> Snapshot {
         let now = skirmish.driver.now().as_secs_f64();
-        let classes = &skirmish.battle.scenario.classes;
-        let ships = skirmish
-            .world
-            .query::<(&Ship, &Motion, &Hull)>()
-            .iter()
-            .map(|(ship, motion, hull)| ShipMark {
-                position: (motion.position.x, motion.position.y),
-                heading: motion.heading,
-                fleet: ship.fleet,
-                size: classes[ship.class].size,
-                health: hull.fraction(),
-            })
-            .collect();
-        let shots = self
-            .shots
-            .iter()
-            .map(|(_, s)| Shot {
-                from: (s.from.x, s.from.y),
-                to: (s.to.x, s.to.y),
-                fleet: s.fleet,
-            })
-            .collect();
+        let ships = ship_marks(&skirmish.world, &skirmish.battle.scenario.classes);
+        let shots = self.shots.iter().map(|(_, s)| shot_mark(s)).collect();
         let explosions = self
             .explosions
             .iter()
-            .map(|(t, d)| {
-                let age = ((now - t) / EXPLOSION_LIFE).clamp(0.0, 1.0);
-                Explosion {
-                    position: (d.position.x, d.position.y),
-                    radius: d.size * (2.0 + 10.0 * age),
-                    age,
-                }
-            })
+            .map(|(t, d)| explosion_mark(d.position, d.size, (now - t) / EXPLOSION_LIFE))
             .collect();
         Snapshot {
             ships,
@@ -84,5 +60,40 @@ impl Picture {
             explosions,
             caption: format!("{}  T+{now:.1}S", skirmish.battle.scenario.name),
         }
+    }
+}
+
+/// The ships of `world` as the renderer draws them.
+pub fn ship_marks(world: &World, classes: &[ShipClass]) -> Vec<ShipMark> {
+    world
+        .query::<(&Ship, &Motion, &Hull)>()
+        .iter()
+        .map(|(ship, motion, hull)| ShipMark {
+            position: (motion.position.x, motion.position.y),
+            heading: motion.heading,
+            fleet: ship.fleet,
+            size: classes[ship.class].size,
+            health: hull.fraction(),
+        })
+        .collect()
+}
+
+/// A shot as the renderer draws it.
+pub fn shot_mark(shot: &ShotRecord) -> Shot {
+    Shot {
+        from: (shot.from.x, shot.from.y),
+        to: (shot.to.x, shot.to.y),
+        fleet: shot.fleet,
+    }
+}
+
+/// An explosion at `position` of a ship `size` metres across, `age` of the way through
+/// its life (0 to 1): a ring that grows and cools.
+pub fn explosion_mark(position: Vec2, size: f64, age: f64) -> Explosion {
+    let age = age.clamp(0.0, 1.0);
+    Explosion {
+        position: (position.x, position.y),
+        radius: size * (2.0 + 10.0 * age),
+        age,
     }
 }

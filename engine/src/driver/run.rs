@@ -22,6 +22,8 @@ impl FrameDriver {
         let dt = self.hub.frame.get().dt;
         for system in &mut self.systems {
             let start = Instant::now();
+            // Left set if the system panics: the host reads it after the unwind.
+            self.running_system = Some(system.name.clone());
             let mut sys = SystemContext {
                 world: &mut *world,
                 hub: &self.hub,
@@ -33,6 +35,7 @@ impl FrameDriver {
                 stopped: 0,
             };
             (system.run)(&mut sys);
+            self.running_system = None;
             self.stats.spawned += sys.spawned;
             self.stats.stopped += sys.stopped;
             if tracing {

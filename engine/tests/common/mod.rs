@@ -69,3 +69,5 @@ pub fn copying() -> engine::StackStrategy {
     // blocking call: they lend no local to another thread or tasklet and pin no future.
     unsafe { engine::StackStrategy::copying() }
 }
+
+pub mod shards;
