@@ -24,10 +24,11 @@ use std::time::Duration;
 
 use clap::Parser;
 use demos::cli::{self, BudgetArgs};
+use demos::measure::percentile;
 use demos::render::{GifRenderer, RenderOptions};
 use demos::scenario::Scenario;
 use demos::skirmish::soak::{self, SoakOptions, SoakReport};
-use demos::skirmish::{percentile, Battle, Picture, Skirmish, INJECTED_FAULT};
+use demos::skirmish::{Battle, Picture, Skirmish, INJECTED_FAULT};
 
 /// Two fleets fight it out; every ship is a tasklet running a plain script.
 #[derive(Debug, Parser)]

@@ -17,7 +17,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
 use demos::cli::BudgetArgs;
-use demos::skirmish::percentile;
+use demos::measure::percentile;
 use demos::swarm::{auto_stacks, Swarm, SwarmConfig, FRAME};
 use engine::{Budget, StackStrategy};
 

@@ -5,8 +5,9 @@ use std::cell::{Cell, RefCell};
 
 use hecs::Entity;
 
-use super::{Sensors, Vec2};
+use super::Sensors;
 use crate::scenario::Scenario;
+use crate::Vec2;
 
 /// The shared state of one battle. Systems write it in the system phase and behaviours
 /// read it during their slices; the two never run at the same time.

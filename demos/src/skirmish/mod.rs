@@ -13,7 +13,6 @@ mod report;
 mod sensors;
 pub mod soak;
 pub mod systems;
-mod vec2;
 
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -25,9 +24,11 @@ pub use battle::{Battle, BattleLog, Departure, ShotRecord};
 pub use behaviour::INJECTED_FAULT;
 pub use components::{Fire, Helm, Hit, Hull, Motion, Ship};
 pub use picture::Picture;
-pub use report::{percentile, Summary};
+pub use report::Summary;
 pub use sensors::{Contact, Sensors};
-pub use vec2::Vec2;
+// The shared pieces the skirmish has always exported from here.
+pub use crate::measure::percentile;
+pub use crate::vec2::Vec2;
 
 use crate::scenario::Scenario;
 use crate::Rng;
@@ -467,8 +468,8 @@ fn spawn_ship(
         .iter()
         .fold(Vec2::ZERO, |sum, p| sum + *p * (1.0 / others.len() as f64));
     let heading = (enemy - centre).angle();
-    let r = fleet.spread * rng.unit().sqrt();
-    let offset = Vec2::from_angle(rng.range(0.0, std::f64::consts::TAU)) * r;
+    let r = fleet.spread * rng.next_f64().sqrt();
+    let offset = Vec2::from_angle(rng.uniform(0.0..std::f64::consts::TAU)) * r;
     let mut position = centre + offset;
     position.x = position.x.clamp(0.0, scenario.arena.width);
     position.y = position.y.clamp(0.0, scenario.arena.height);

@@ -6,6 +6,7 @@ use engine::Budget;
 use serde_json::{json, Map, Value};
 
 use super::Skirmish;
+use crate::measure::percentile;
 
 /// The figures of a battle, for the last line of output (text or JSON).
 #[derive(Clone, Debug, PartialEq)]
@@ -66,26 +67,6 @@ pub struct Summary {
     /// Stacks still lent after every ship left was despawned (0 unless a stack leaked),
     /// once [`Skirmish::teardown`] has run.
     pub stacks_in_use_after_teardown: Option<usize>,
-}
-
-/// The `p`-th percentile (0 to 100) of `values`, by nearest rank; 0 for no values.
-///
-/// # Examples
-///
-/// ```
-/// use demos::skirmish::percentile;
-/// assert_eq!(percentile(&[3.0, 1.0, 2.0, 4.0], 50.0), 2.0);
-/// assert_eq!(percentile(&[3.0, 1.0, 2.0, 4.0], 100.0), 4.0);
-/// assert_eq!(percentile(&[], 99.0), 0.0);
-/// ```
-pub fn percentile(values: &[f64], p: f64) -> f64 {
-    if values.is_empty() {
-        return 0.0;
-    }
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 impl Summary {
@@ -244,19 +225,5 @@ impl fmt::Display for Summary {
             )?;
         }
         write!(f, "  world hash: {:016x}", self.world_hash)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::percentile;
-
-    #[test]
-    fn percentiles_by_nearest_rank() {
-        let values: Vec<f64> = (1..=100).map(f64::from).collect();
-        assert_eq!(percentile(&values, 50.0), 50.0);
-        assert_eq!(percentile(&values, 99.0), 99.0);
-        assert_eq!(percentile(&values, 0.0), 1.0);
-        assert_eq!(percentile(&[7.0], 99.0), 7.0);
     }
 }

@@ -11,7 +11,6 @@
 pub mod behaviour;
 mod components;
 mod grid;
-mod memory;
 mod report;
 pub mod systems;
 
@@ -22,10 +21,10 @@ use std::time::{Duration, Instant};
 use engine::{Budget, FrameDriver, FrameStats, StackStrategy, WorldHasher};
 use hecs::World;
 
-pub use crate::skirmish::Vec2;
+pub use crate::measure::resident_bytes;
+pub use crate::vec2::Vec2;
 pub use components::{Activity, Alarmed, Census, Encounter, Herd, Position, Velocity};
 pub use grid::{Grid, Resident};
-pub use memory::resident_bytes;
 pub use report::Summary;
 pub use systems::Mover;
 
@@ -230,7 +229,7 @@ impl Swarm {
         let mut rng = Rng::new(config.seed);
         let mut animals: Vec<(usize, Vec2, u8)> = (0..config.entities)
             .map(|i| {
-                let position = Vec2::new(rng.range(0.0, side), rng.range(0.0, side));
+                let position = Vec2::new(rng.uniform(0.0..side), rng.uniform(0.0..side));
                 let herd = (i % usize::from(HERDS)) as u8;
                 (0, position, herd)
             })

@@ -7,7 +7,7 @@ use engine::{Budget, StackStrategy};
 use serde_json::{json, Value};
 
 use super::Swarm;
-use crate::skirmish::percentile;
+use crate::measure::percentile;
 
 /// The figures of a swarm run, for the last line of output (text or JSON).
 #[derive(Clone, Debug, PartialEq)]
