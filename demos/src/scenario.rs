@@ -91,8 +91,9 @@ pub struct ShipClass {
     /// Weapon range, metres; it orbits its target at about this distance.
     #[serde(deserialize_with = "positive")]
     pub weapon_range: f64,
-    /// Damage per shot.
-    #[serde(deserialize_with = "positive")]
+    /// Damage per shot; 0 for a ship without weapons (a hauler, a scout), which still
+    /// closes in and "fires" but hurts nobody.
+    #[serde(deserialize_with = "non_negative")]
     pub damage: f64,
     /// Seconds between shots.
     #[serde(deserialize_with = "positive")]

@@ -162,6 +162,7 @@ fn the_skirmish_json_has_every_field() {
         "frames",
         "ships_start",
         "ships_alive",
+        "outcome",
         "winner",
         "frame_ms_p50",
         "frame_ms_p99",

@@ -24,7 +24,7 @@ pub use battle::{Battle, BattleLog, Departure, ShotRecord};
 pub use behaviour::INJECTED_FAULT;
 pub use components::{Fire, Helm, Hit, Hull, Motion, Ship};
 pub use picture::Picture;
-pub use report::Summary;
+pub use report::{Outcome, Summary};
 pub use sensors::{Contact, Sensors};
 // The shared pieces the skirmish has always exported from here.
 pub use crate::measure::percentile;
@@ -288,14 +288,18 @@ impl Skirmish {
         counts
     }
 
+    /// How the battle stands: one fleet left, none left, or more than one still
+    /// fighting.
+    pub fn outcome(&self) -> Outcome {
+        Outcome::of(&self.on_field())
+    }
+
     /// The fleet left on the field when every other is gone; `None` while more than one
-    /// fleet fights (or when none is left).
+    /// fleet fights, and when none is left (a draw: see [`Skirmish::outcome`]).
     pub fn winner(&self) -> Option<usize> {
-        let on_field = self.on_field();
-        let mut standing = on_field.iter().enumerate().filter(|(_, n)| **n > 0);
-        match (standing.next(), standing.next()) {
-            (Some((fleet, _)), None) => Some(fleet),
-            _ => None,
+        match self.outcome() {
+            Outcome::Winner(fleet) => Some(fleet),
+            Outcome::Draw | Outcome::Undecided => None,
         }
     }
 

@@ -8,6 +8,48 @@ use serde_json::{json, Map, Value};
 use super::Skirmish;
 use crate::measure::percentile;
 
+/// How a battle stands, from the ships each fleet has left on the field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// This fleet (by index) is the only one left.
+    Winner(usize),
+    /// No fleet is left: the last ships died (or warped out) together.
+    Draw,
+    /// More than one fleet is still on the field (the battle ran out of frames).
+    Undecided,
+}
+
+impl Outcome {
+    /// The outcome when each fleet has `on_field[fleet]` ships left.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use demos::skirmish::Outcome;
+    ///
+    /// assert_eq!(Outcome::of(&[0, 3]), Outcome::Winner(1));
+    /// assert_eq!(Outcome::of(&[0, 0]), Outcome::Draw);
+    /// assert_eq!(Outcome::of(&[2, 3]), Outcome::Undecided);
+    /// ```
+    pub fn of(on_field: &[u32]) -> Outcome {
+        let mut standing = on_field.iter().enumerate().filter(|(_, n)| **n > 0);
+        match (standing.next(), standing.next()) {
+            (Some((fleet, _)), None) => Outcome::Winner(fleet),
+            (None, _) => Outcome::Draw,
+            (Some(_), Some(_)) => Outcome::Undecided,
+        }
+    }
+
+    /// `"winner"`, `"draw"` or `"undecided"`: the JSON summary's `outcome`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Winner(_) => "winner",
+            Outcome::Draw => "draw",
+            Outcome::Undecided => "undecided",
+        }
+    }
+}
+
 /// The figures of a battle, for the last line of output (text or JSON).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Summary {
@@ -35,7 +77,9 @@ pub struct Summary {
     pub shots: Vec<u64>,
     /// Shots that hit, per fleet.
     pub hits: Vec<u64>,
-    /// The fleet left standing, if the battle was decided.
+    /// Whether one fleet won, none is left, or the battle is undecided.
+    pub outcome: Outcome,
+    /// The name of the fleet left standing, when [`Summary::outcome`] is a winner.
     pub winner: Option<String>,
     /// Median frame time, milliseconds.
     pub frame_ms_p50: f64,
@@ -93,6 +137,7 @@ impl Summary {
             reinforcements: log.reinforcements.clone(),
             shots: log.shots_fired.clone(),
             hits: log.hits.clone(),
+            outcome: skirmish.outcome(),
             winner: skirmish.winner().map(|f| scenario.fleets[f].name.clone()),
             frame_ms_p50: percentile(times, 50.0),
             frame_ms_p99: percentile(times, 99.0),
@@ -145,6 +190,7 @@ impl Summary {
             "reinforcements": self.per_fleet(&self.reinforcements),
             "shots": self.per_fleet(&self.shots),
             "hits": self.per_fleet(&self.hits),
+            "outcome": self.outcome.name(),
             "winner": self.winner,
             "frame_ms_p50": self.frame_ms_p50,
             "frame_ms_p99": self.frame_ms_p99,
@@ -192,9 +238,19 @@ impl fmt::Display for Summary {
                 )?;
             }
         }
-        match &self.winner {
-            Some(name) => writeln!(f, "  winner: {name}")?,
-            None => writeln!(f, "  no winner yet: both fleets are still fighting")?,
+        match (self.outcome, &self.winner) {
+            (Outcome::Winner(_), Some(name)) => writeln!(f, "  outcome: {name} won")?,
+            (Outcome::Draw, _) => writeln!(
+                f,
+                "  outcome: a draw; no fleet is left on the field (the last ships went down \
+                 together)"
+            )?,
+            _ => writeln!(
+                f,
+                "  outcome: undecided; both fleets were still fighting when the battle \
+                 stopped after {} frames",
+                self.frames
+            )?,
         }
         let budget = match (self.budget_ms, self.budget_resumes) {
             (Some(ms), _) => format!("{ms} ms of tasklets per frame"),
