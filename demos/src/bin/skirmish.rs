@@ -9,6 +9,7 @@
 //!
 //! ```sh
 //! cargo run --release                                   # the default scenario
+//! cargo run --release --bin skirmish -- assets/wolfpack.ron
 //! cargo run --release --bin skirmish -- --render battle.gif
 //! cargo run --release --bin skirmish -- --ships 2000 --budget-ms 4
 //! cargo run --release --bin skirmish -- --budget-resumes 500 --json   # deterministic
@@ -19,24 +20,26 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
+
+use engine::StackStrategy;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use demos::cli::{self, BudgetArgs};
+use demos::cli::{self, stack_name, BudgetArgs, ScenarioArgs, Stacks};
 use demos::measure::percentile;
 use demos::render::{GifRenderer, RenderOptions};
 use demos::scenario::Scenario;
 use demos::skirmish::soak::{self, SoakOptions, SoakReport};
 use demos::skirmish::{Battle, Picture, Skirmish, INJECTED_FAULT};
 
-/// Two fleets fight it out; every ship is a tasklet running a plain script.
+/// The fleet skirmish: two fleets fight it out, every ship a tasklet running a plain
+/// script.
 #[derive(Debug, Parser)]
-#[command(version, about, long_about = None)]
+#[command(version, long_about = None)]
 struct Args {
-    /// The scenario file (RON; the format is in assets/README.md).
-    #[arg(long, default_value_os_t = cli::default_scenario())]
-    scenario: PathBuf,
+    #[command(flatten)]
+    scenario: ScenarioArgs,
     /// Most frames to run (default: the scenario's); the battle also ends two game
     /// seconds after one side is gone.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
@@ -49,6 +52,13 @@ struct Args {
     ships: Option<u32>,
     #[command(flatten)]
     budget: BudgetArgs,
+    /// Where the ships' stacks live: a guarded stack each (dedicated; Linux allows
+    /// about 32,000), one shared stack with each ship's used part copied to the heap
+    /// while it is suspended (copying; bounded by memory), or auto: the
+    /// UTHREAD_STACK_STRATEGY variable when set, else dedicated up to 30,000 ships and
+    /// copying above.
+    #[arg(long, value_enum, default_value_t = Stacks::Auto)]
+    stacks: Stacks,
     /// Print a progress line every this many frames (0: none).
     #[arg(long, default_value_t = 200)]
     progress: u32,
@@ -73,7 +83,7 @@ struct Args {
     /// points). Each panic is reported with its entity and tasklet; the ship is
     /// despawned and the battle goes on. The run fails if a panic goes unreported or a
     /// stack is not returned.
-    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = cli::probability)]
     inject_panics: f64,
     /// Soak: run this many frames of a battle that never ends (each fleet is topped up
     /// to its starting strength every 100 frames), sampling resident memory and the
@@ -88,7 +98,7 @@ const BAD_SCENARIO: u8 = 2;
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let scenario = match Scenario::load(&args.scenario) {
+    let scenario = match Scenario::load(args.scenario.path()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("skirmish: {e}");
@@ -111,12 +121,7 @@ fn run(args: &Args, mut scenario: Scenario) -> Result<(), String> {
     let budget = args.budget.budget()?;
     let frames = args.frames.unwrap_or(scenario.frames) as usize;
     let seed = args.seed.unwrap_or(scenario.seed);
-    if !(0.0..=1.0).contains(&args.inject_panics) {
-        return Err(format!(
-            "--inject-panics must be a probability from 0 to 1, not {}",
-            args.inject_panics
-        ));
-    }
+    let stacks = args.stacks.strategy(scenario.ship_count() as usize);
     let fleet_names: Vec<String> = scenario.fleets.iter().map(|f| f.name.clone()).collect();
     let arena = (scenario.arena.width, scenario.arena.height);
     let time_step = scenario.time_step;
@@ -124,12 +129,14 @@ fn run(args: &Args, mut scenario: Scenario) -> Result<(), String> {
         quiet_injected_panics();
     }
 
-    let battle = Battle::new(scenario).with_injected_panics(args.inject_panics);
+    let battle = Battle::new(scenario)
+        .with_injected_panics(args.inject_panics)
+        .with_stacks(stacks);
     let mut skirmish = Skirmish::with_battle(battle, seed, budget).map_err(|e| match e {
-        engine::SpawnError::Tasklet(_) => format!(
+        engine::SpawnError::Tasklet(_) if stacks == StackStrategy::Dedicated => format!(
             "{e}\nhint: every ship's tasklet has a guarded stack of its own, and Linux's \
              vm.max_map_count (65530 by default) allows about 32,000 of them; for more \
-             ships run with UTHREAD_STACK_STRATEGY=copying"
+             ships run with --stacks copying"
         ),
         other => other.to_string(),
     })?;
@@ -140,10 +147,11 @@ fn run(args: &Args, mut scenario: Scenario) -> Result<(), String> {
             .map(|(name, n)| format!("{name} {n}"))
             .collect();
         println!(
-            "{}: {} (seed {seed}, up to {frames} frames of {:.0} ms)",
+            "{}: {} (seed {seed}, up to {frames} frames of {:.0} ms, {} stacks)",
             skirmish.battle.scenario.name,
             start.join(" vs "),
-            time_step * 1000.0
+            time_step * 1000.0,
+            stack_name(stacks),
         );
     }
     if args.trace.is_some() {

@@ -15,15 +15,15 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, ValueEnum};
-use demos::cli::BudgetArgs;
+use clap::Parser;
+use demos::cli::{self, stack_name, BudgetArgs, Stacks};
 use demos::measure::percentile;
-use demos::swarm::{auto_stacks, Swarm, SwarmConfig, FRAME};
+use demos::swarm::{Swarm, SwarmConfig, FRAME};
 use engine::{Budget, StackStrategy};
 
 /// Animals rest, wander, flock and flee; every one is a tasklet running a plain script.
 #[derive(Debug, Parser)]
-#[command(version, about, long_about = None)]
+#[command(version, long_about = None)]
 struct Args {
     /// Animals on the field (entities, each with a tasklet).
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=50_000_000))]
@@ -43,7 +43,7 @@ struct Args {
     #[arg(long, value_enum, default_value_t = Stacks::Auto)]
     stacks: Stacks,
     /// Usable stack per tasklet: bytes, or with a suffix (64k, 1m). At least 16k.
-    #[arg(long, default_value = "64k", value_parser = parse_size)]
+    #[arg(long, default_value = "64k", value_parser = cli::stack_size)]
     stack_size: usize,
     /// Print a progress line every this many frames (0: none).
     #[arg(long, default_value_t = 60)]
@@ -51,41 +51,6 @@ struct Args {
     /// End with one line of JSON (and print nothing else).
     #[arg(long)]
     json: bool,
-}
-
-/// The `--stacks` choices.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum Stacks {
-    /// Dedicated up to 30,000 animals, copying above.
-    Auto,
-    /// A guarded stack of its own for every tasklet.
-    Dedicated,
-    /// Stack copying: tasklets share one stack and keep their used part on the heap.
-    Copying,
-}
-
-/// Parses `65536`, `64k`, `64KiB`, `1m` or `1MiB` into bytes (at least 16 KiB).
-fn parse_size(text: &str) -> Result<usize, String> {
-    let lower = text.trim().to_ascii_lowercase();
-    let (digits, unit) = match lower.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => lower.split_at(i),
-        None => (lower.as_str(), ""),
-    };
-    let scale = match unit.trim() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1024,
-        "m" | "mb" | "mib" => 1024 * 1024,
-        other => return Err(format!("unknown unit {other:?} (use k or m)")),
-    };
-    let bytes = digits
-        .parse::<usize>()
-        .ok()
-        .and_then(|n| n.checked_mul(scale))
-        .ok_or_else(|| format!("{text:?} is not a size in bytes (e.g. 65536, 64k, 1m)"))?;
-    if bytes < 16 * 1024 {
-        return Err(format!("{text} is too small: a stack needs at least 16k"));
-    }
-    Ok(bytes)
 }
 
 fn main() -> ExitCode {
@@ -102,11 +67,7 @@ fn main() -> ExitCode {
 fn run(args: &Args) -> Result<(), String> {
     let budget = args.budget.budget()?;
     let entities = args.entities as usize;
-    let stacks = match args.stacks {
-        Stacks::Auto => auto_stacks(entities),
-        Stacks::Dedicated => StackStrategy::Dedicated,
-        Stacks::Copying => StackStrategy::Copying,
-    };
+    let stacks = args.stacks.strategy(entities);
     let config = SwarmConfig {
         entities,
         seed: args.seed,
@@ -190,29 +151,4 @@ fn progress(swarm: &Swarm, window: usize, resumed: u64, budget: &str) {
         percentile(recent_tasklets, 99.0),
         resumed as f64 / recent.len().max(1) as f64,
     );
-}
-
-fn stack_name(strategy: StackStrategy) -> &'static str {
-    match strategy {
-        StackStrategy::Dedicated => "dedicated",
-        StackStrategy::Copying => "copying",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_size;
-    use demos::swarm::DEFAULT_STACK_SIZE;
-
-    #[test]
-    fn sizes_parse_with_and_without_units() {
-        assert_eq!(parse_size("65536"), Ok(65536));
-        // The default of --stack-size.
-        assert_eq!(parse_size("64k"), Ok(DEFAULT_STACK_SIZE));
-        assert_eq!(parse_size("64KiB"), Ok(64 * 1024));
-        assert_eq!(parse_size("1m"), Ok(1 << 20));
-        assert!(parse_size("8k").is_err());
-        assert!(parse_size("64q").is_err());
-        assert!(parse_size("k").is_err());
-    }
 }

@@ -162,12 +162,15 @@ impl Skirmish {
     ) -> Result<Skirmish, engine::SpawnError> {
         let dt = Duration::from_secs_f64(battle.scenario.time_step);
         let battle = Rc::new(battle);
-        let mut driver = FrameDriver::builder()
+        let mut builder = FrameDriver::builder()
             .budget(budget)
             .seed(seed)
             .stack_size(SHIP_STACK_SIZE)
-            .on_panic(CrashPolicy::Despawn)
-            .build();
+            .on_panic(CrashPolicy::Despawn);
+        if let Some(strategy) = battle.stacks {
+            builder = builder.stack_strategy(strategy);
+        }
+        let mut driver = builder.build();
         systems::install(&mut driver, &battle);
         let mut world = World::new();
         let mut rng = Rng::new(seed);

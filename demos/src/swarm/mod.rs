@@ -68,10 +68,9 @@ pub const THINK: Duration = Duration::from_millis(400);
 pub const BREATH: Duration = Duration::from_secs(1);
 /// Usable stack per animal by default; the behaviours are shallow.
 pub const DEFAULT_STACK_SIZE: usize = 64 * 1024;
-/// `--stacks auto` switches to stack copying above this many animals: dedicated
-/// stacks take two kernel mappings each, and Linux's default `vm.max_map_count`
-/// (65530) runs out near 32,700.
-pub const AUTO_COPYING_ABOVE: usize = 30_000;
+/// `--stacks auto` switches to stack copying above this many animals (shared with the
+/// skirmish's `--stacks`).
+pub use crate::cli::AUTO_COPYING_ABOVE;
 
 /// What the systems and the behaviours share: the arena, the grid and the counters.
 #[derive(Debug)]

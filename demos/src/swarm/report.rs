@@ -3,10 +3,11 @@
 
 use std::fmt;
 
-use engine::{Budget, StackStrategy};
+use engine::Budget;
 use serde_json::{json, Value};
 
 use super::Swarm;
+use crate::cli::stack_name;
 use crate::measure::percentile;
 
 /// The figures of a swarm run, for the last line of output (text or JSON).
@@ -188,14 +189,6 @@ impl Summary {
             "teardown_ms": self.teardown_ms,
             "world_hash": format!("{:016x}", self.world_hash),
         })
-    }
-}
-
-/// The name `--stacks` uses for a strategy.
-pub(crate) fn stack_name(strategy: StackStrategy) -> &'static str {
-    match strategy {
-        StackStrategy::Dedicated => "dedicated",
-        StackStrategy::Copying => "copying",
     }
 }
 
