@@ -35,7 +35,7 @@ impl BudgetArgs {
     /// ```
     /// use clap::Parser;
     ///
-    /// #[derive(Parser)]
+    /// #[derive(Debug, Parser)]
     /// struct Flags {
     ///     #[command(flatten)]
     ///     budget: demos::cli::BudgetArgs,
