@@ -16,6 +16,7 @@
 pub mod cli;
 pub mod hackysack;
 pub mod measure;
+pub mod progress;
 pub mod render;
 pub mod scenario;
 pub mod skirmish;

@@ -411,3 +411,31 @@ fn a_bad_scenario_on_one_huge_line_gives_a_short_message() {
         "{err}"
     );
 }
+
+#[test]
+fn progress_bars_show_on_a_terminal_only_and_never_in_the_json() {
+    let args = ["--entities", "5000", "--frames", "30", "--json"];
+    // Piped, as here: not a byte of progress anywhere.
+    let out = run(SWARM, &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).lines().count(), 1, "{}", stdout(&out));
+    // On a terminal (`script` runs the demo on a pseudo-terminal, stdout to a file):
+    // bars on the terminal, and still only the JSON line in the file.
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("no `script` here (util-linux): the terminal half is skipped");
+        return;
+    }
+    let json = scratch("swarm-tty.json");
+    let command = format!("{SWARM} {} > {}", args.join(" "), json.display());
+    let tty = run("script", &["-qec", &command, "/dev/null"]);
+    assert!(tty.status.success(), "{}", stderr(&tty));
+    let screen = stdout(&tty);
+    assert!(screen.contains("spawning animals"), "{screen}");
+    assert!(screen.contains("frames"), "{screen}");
+    let written = std::fs::read_to_string(&json).unwrap();
+    std::fs::remove_file(&json).unwrap();
+    assert_eq!(written.lines().count(), 1, "{written}");
+    let parsed: serde_json::Value = serde_json::from_str(&written).unwrap();
+    assert_eq!(parsed["entities"], 5000);
+}

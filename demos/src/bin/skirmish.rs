@@ -28,6 +28,7 @@ use std::time::Duration;
 use clap::Parser;
 use demos::cli::{self, stack_name, BudgetArgs, ScenarioArgs, Stacks};
 use demos::measure::percentile;
+use demos::progress::{Bars, Progress};
 use demos::render::{GifRenderer, RenderOptions};
 use demos::scenario::Scenario;
 use demos::skirmish::soak::{self, SoakOptions, SoakReport};
@@ -129,6 +130,9 @@ fn run(args: &Args, mut scenario: Scenario) -> Result<(), String> {
         quiet_injected_panics();
     }
 
+    // Bars on stderr for the long phases, when it is a terminal (nothing when piped).
+    let mut bars = Bars::on_stderr();
+    bars.start("setting up the fleets", 0);
     let battle = Battle::new(scenario)
         .with_injected_panics(args.inject_panics)
         .with_stacks(stacks);
@@ -140,6 +144,7 @@ fn run(args: &Args, mut scenario: Scenario) -> Result<(), String> {
         ),
         other => other.to_string(),
     })?;
+    bars.finish();
     if !args.json {
         let start: Vec<String> = fleet_names
             .iter()
@@ -179,12 +184,29 @@ fn run(args: &Args, mut scenario: Scenario) -> Result<(), String> {
     let mut picture = Picture::new();
 
     let soak_report = match args.soak {
-        Some(soak_frames) => Some(run_soak(args, &mut skirmish, soak_frames as usize)?),
+        Some(soak_frames) => {
+            bars.start("soak", u64::from(soak_frames));
+            Some(run_soak(
+                args,
+                &mut skirmish,
+                soak_frames as usize,
+                &mut bars,
+            )?)
+        }
         None => None,
     };
+    if args.soak.is_none() {
+        let what = if args.render.is_some() {
+            "frames (and the GIF)"
+        } else {
+            "frames"
+        };
+        bars.start(what, frames as u64);
+    }
     while args.soak.is_none() && skirmish.frames() < frames && !skirmish.is_over() {
         skirmish.step();
-        report_panics(&mut skirmish, args.json);
+        bars.set(skirmish.frames() as u64);
+        bars.suspend(&mut || report_panics(&mut skirmish, args.json));
         picture.collect(&skirmish);
         let frame = skirmish.frames();
         if let Some((renderer, every)) = &mut gif {
@@ -195,9 +217,10 @@ fn run(args: &Args, mut scenario: Scenario) -> Result<(), String> {
             }
         }
         if !args.json && args.progress > 0 && frame % args.progress as usize == 0 {
-            progress(&skirmish, &fleet_names, args.progress as usize);
+            bars.suspend(&mut || progress(&skirmish, &fleet_names, args.progress as usize));
         }
     }
+    bars.finish();
 
     if let Some((mut renderer, _)) = gif {
         // Hold the last picture for a moment.
@@ -239,7 +262,9 @@ fn run(args: &Args, mut scenario: Scenario) -> Result<(), String> {
         print_busiest_tasklets(&skirmish);
     }
     // Every ship leaves: their stacks must all come back (the baseline before set-up).
+    bars.start("despawning the ships", 0);
     let left_over = skirmish.teardown();
+    bars.finish();
     summary.stacks_in_use_after_teardown = Some(left_over);
     if args.json {
         let mut json = summary.to_json();
@@ -326,25 +351,36 @@ fn quiet_injected_panics() {
 }
 
 /// Runs the soak, printing a line per sample (unless `--json`).
-fn run_soak(args: &Args, skirmish: &mut Skirmish, frames: usize) -> Result<SoakReport, String> {
+fn run_soak(
+    args: &Args,
+    skirmish: &mut Skirmish,
+    frames: usize,
+    bars: &mut Bars,
+) -> Result<SoakReport, String> {
     let json = args.json;
     let options = SoakOptions::new(frames);
+    let bars = std::cell::RefCell::new(bars);
     soak::run(
         skirmish,
         options,
-        |s| report_panics(s, json),
+        |s| {
+            bars.borrow_mut().set(s.frames() as u64);
+            bars.borrow_mut().suspend(&mut || report_panics(s, json));
+        },
         |sample| {
             if !json {
-                println!(
-                    "soak frame {:>7}  rss {:>8.1} MiB  stack pool {:>6}  in use {:>6}  \
+                bars.borrow_mut().suspend(&mut || {
+                    println!(
+                        "soak frame {:>7}  rss {:>8.1} MiB  stack pool {:>6}  in use {:>6}  \
                      ships {:>6}  tasklets {:>6}",
-                    sample.frame,
-                    sample.rss_bytes.unwrap_or(0) as f64 / (1024.0 * 1024.0),
-                    sample.pool_stacks,
-                    sample.stacks_in_use,
-                    sample.ships,
-                    sample.tasklets
-                );
+                        sample.frame,
+                        sample.rss_bytes.unwrap_or(0) as f64 / (1024.0 * 1024.0),
+                        sample.pool_stacks,
+                        sample.stacks_in_use,
+                        sample.ships,
+                        sample.tasklets
+                    )
+                });
             }
         },
     )

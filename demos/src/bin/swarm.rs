@@ -18,6 +18,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use demos::cli::{self, stack_name, BudgetArgs, Stacks};
 use demos::measure::percentile;
+use demos::progress::{Bars, Progress};
 use demos::swarm::{Swarm, SwarmConfig, FRAME};
 use engine::{Budget, StackStrategy};
 
@@ -90,7 +91,9 @@ fn run(args: &Args) -> Result<(), String> {
             FRAME.as_secs_f64() * 1000.0,
         );
     }
-    let mut swarm = Swarm::new(config).map_err(|e| {
+    // Bars on stderr while setting up, running and tearing down, when it is a terminal.
+    let mut bars = Bars::on_stderr();
+    let mut swarm = Swarm::with_progress(config, &mut bars).map_err(|e| {
         let mut message = e.to_string();
         if stacks == StackStrategy::Dedicated {
             message.push_str(
@@ -113,15 +116,17 @@ fn run(args: &Args) -> Result<(), String> {
     }
     let every = args.progress as usize;
     let mut resumed_since = 0u64;
+    bars.start("frames", u64::from(args.frames));
     while swarm.frames() < args.frames as usize {
         resumed_since += swarm.step().resumed;
         let frame = swarm.frames();
+        bars.set(frame as u64);
         if !args.json && every > 0 && frame % every == 0 {
-            progress(&swarm, every, resumed_since, &budget_text);
+            bars.suspend(&mut || progress(&swarm, every, resumed_since, &budget_text));
             resumed_since = 0;
         }
     }
-    let summary = swarm.finish();
+    let summary = swarm.finish_with_progress(&mut bars);
     if args.json {
         println!("{}", summary.to_json());
     } else {

@@ -28,7 +28,11 @@ pub use grid::{Grid, Resident};
 pub use report::Summary;
 pub use systems::Mover;
 
+use crate::progress::{Progress, Silent};
 use crate::Rng;
+
+/// Spawns or despawns between two progress reports.
+const PROGRESS_EVERY: usize = 4096;
 
 /// Game time per frame: 60 frames per second.
 pub const FRAME: Duration = Duration::from_nanos(16_666_667);
@@ -203,6 +207,18 @@ impl Swarm {
     /// The engine's spawn error when a tasklet cannot be made (out of stacks: with
     /// dedicated stacks, past about 32,000 animals).
     pub fn new(config: SwarmConfig) -> Result<Swarm, engine::SpawnError> {
+        Swarm::with_progress(config, &mut Silent)
+    }
+
+    /// [`Swarm::new`], telling `progress` how the spawning and the start-up tick go.
+    ///
+    /// # Errors
+    ///
+    /// As [`Swarm::new`].
+    pub fn with_progress(
+        config: SwarmConfig,
+        progress: &mut dyn Progress,
+    ) -> Result<Swarm, engine::SpawnError> {
         let side = (config.entities.max(1) as f64 * AREA_PER_ANIMAL).sqrt();
         let field = Rc::new(Field {
             side,
@@ -247,7 +263,11 @@ impl Swarm {
         world.reserve::<(Position, Velocity, Herd, Activity, Alarmed)>(
             u32::try_from(config.entities).unwrap_or(u32::MAX),
         );
-        for (_, position, herd) in animals {
+        progress.start("spawning animals", config.entities as u64);
+        for (spawned, (_, position, herd)) in animals.into_iter().enumerate() {
+            if spawned % PROGRESS_EVERY == 0 {
+                progress.set(spawned as u64);
+            }
             let components = (
                 Position(position),
                 Velocity(Vec2::ZERO),
@@ -265,11 +285,13 @@ impl Swarm {
         let setup = setup.elapsed();
 
         // Start-up: every script runs to its first wait.
+        progress.start("first run of every animal", 0);
         let startup = Instant::now();
         driver.set_budget(Budget::Unlimited);
         driver.tick(&mut world, FRAME);
         driver.set_budget(config.budget);
         let startup = startup.elapsed();
+        progress.finish();
         assert_eq!(
             field.started.get(),
             config.entities,
@@ -408,9 +430,24 @@ impl Swarm {
     /// The summary, then tears the swarm down (every tasklet is killed and unwinds)
     /// and adds how long that took.
     pub fn finish(self) -> Summary {
+        self.finish_with_progress(&mut Silent)
+    }
+
+    /// [`Swarm::finish`], telling `progress` how the teardown goes: the animals are
+    /// despawned one by one (each tasklet killed and unwound), then the rest dropped.
+    pub fn finish_with_progress(mut self, progress: &mut dyn Progress) -> Summary {
         let mut summary = self.summary();
         let start = Instant::now();
+        let animals: Vec<hecs::Entity> = self.world.iter().map(|e| e.entity()).collect();
+        progress.start("despawning animals", animals.len() as u64);
+        for (gone, animal) in animals.into_iter().enumerate() {
+            if gone % PROGRESS_EVERY == 0 {
+                progress.set(gone as u64);
+            }
+            self.driver.despawn(&mut self.world, animal);
+        }
         drop(self);
+        progress.finish();
         summary.teardown_ms = Some(start.elapsed().as_secs_f64() * 1000.0);
         summary
     }
