@@ -107,15 +107,9 @@ fn frame(c: &mut Criterion) {
     group.finish();
 }
 
-/// Resident bytes of this process.
+/// Resident bytes of this process (the demos' reader of `/proc/self/statm`).
 fn resident_bytes() -> usize {
-    let statm = std::fs::read_to_string("/proc/self/statm").expect("statm");
-    let pages: usize = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("resident pages");
-    pages * 4096
+    demos::measure::resident_bytes().expect("/proc/self/statm") as usize
 }
 
 /// `memory/1m_tasklets`: spawn a million compact tasklets and run each until it sleeps.

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use demos::scenario::Scenario;
-use demos::skirmish::{Motion, Ship, Skirmish};
+use demos::skirmish::{Motion, Outcome, Ship, Skirmish};
 use engine::{Budget, FrameStats};
 use hecs::Entity;
 use macroquad::input::{
@@ -283,12 +283,20 @@ impl Live {
         };
         hud::draw_hud(&self.skirmish, &figures, layout);
         hud::draw_help(layout);
-        if let Some(winner) = self.skirmish.winner() {
+        let outcome = self.skirmish.outcome();
+        if let Outcome::Winner(winner) = outcome {
             let name = &self.skirmish.battle.scenario.fleets[winner].name;
             hud::draw_banner(
                 &format!("{name} holds the field"),
                 "R: fight it again",
                 colours::fleet(winner),
+                layout,
+            );
+        } else if outcome == Outcome::Draw {
+            hud::draw_banner(
+                "A draw: no fleet holds the field",
+                "R: fight it again",
+                colours::WARN,
                 layout,
             );
         } else if self.controls.is_paused() {

@@ -18,7 +18,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use clap::Parser;
-use demos::cli::{self, BudgetArgs};
+use demos::cli::{self, BudgetArgs, ScenarioArgs};
 use demos::scenario::Scenario;
 use demos_live::{screenshot, ClockMode, Controls, Layout, Live, Request};
 use macroquad::prelude::{get_frame_time, get_time, next_frame, screen_height, screen_width};
@@ -26,11 +26,10 @@ use macroquad::window::Conf;
 
 /// The skirmish live: macroquad's loop ticks the frame driver once per frame.
 #[derive(Debug, Parser)]
-#[command(version, about, long_about = None)]
+#[command(version, long_about = None)]
 struct Args {
-    /// The scenario file (RON; the format is in assets/README.md).
-    #[arg(long, default_value_os_t = cli::default_scenario())]
-    scenario: PathBuf,
+    #[command(flatten)]
+    scenario: ScenarioArgs,
     /// Seed of the battle (default: the scenario's).
     #[arg(long)]
     seed: Option<u64>,
@@ -41,7 +40,7 @@ struct Args {
     #[command(flatten)]
     budget: BudgetArgs,
     /// Game seconds per wall second at the start (+ and - change it while playing).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = speed)]
     speed: f64,
     /// Advance the game clock by the scenario's time step every frame instead of by the
     /// frame time (on with --screenshot, so the picture does not depend on how fast the
@@ -114,17 +113,11 @@ fn main() -> ExitCode {
 
 /// The battle and the controls the flags ask for.
 fn set_up(args: &Args) -> Result<Live, String> {
-    let mut scenario = Scenario::load(&args.scenario).map_err(|e| e.to_string())?;
+    let mut scenario = Scenario::load(args.scenario.path()).map_err(|e| e.to_string())?;
     if let Some(n) = args.ships {
         scenario = scenario.with_ships_per_fleet(n);
     }
     let budget = args.budget.budget()?;
-    if !(args.speed.is_finite() && args.speed > 0.0 && args.speed <= 64.0) {
-        return Err(format!(
-            "--speed must be above 0 and at most 64, not {}",
-            args.speed
-        ));
-    }
     let step = Duration::from_secs_f64(scenario.time_step);
     let clock = if args.fixed_step || args.screenshot.is_some() {
         ClockMode::Fixed(step)
@@ -143,6 +136,16 @@ fn set_up(args: &Args) -> Result<Live, String> {
         }
     }
     Ok(live)
+}
+
+/// The `--speed` parser: game seconds per wall second, above 0 and at most 64.
+fn speed(text: &str) -> Result<f64, String> {
+    match cli::positive_number(text) {
+        Ok(speed) if speed <= 64.0 => Ok(speed),
+        _ => Err(format!(
+            "expected a speed above 0 and at most 64, found {text:?}"
+        )),
+    }
 }
 
 /// The first ship's name of each fleet and class ("Azure Cruiser 9"), in order.

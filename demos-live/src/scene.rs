@@ -25,9 +25,9 @@ impl Starfield {
         let mut rng = Rng::new(seed);
         let stars = (0..count)
             .map(|_| {
-                let at = Vec2::new(rng.unit() as f32, rng.unit() as f32);
-                let brightness = (rng.unit() as f32).powi(3) * 0.8 + 0.12;
-                let size = if rng.unit() < 0.08 { 2.0 } else { 1.0 };
+                let at = Vec2::new(rng.next_f64() as f32, rng.next_f64() as f32);
+                let brightness = (rng.next_f64() as f32).powi(3) * 0.8 + 0.12;
+                let size = if rng.next_f64() < 0.08 { 2.0 } else { 1.0 };
                 (at, brightness, size)
             })
             .collect();
@@ -146,8 +146,8 @@ pub fn draw_explosions(effects: &Effects, now: f64, view: &View) {
         // Sparks, the same for the same ship.
         let mut rng = Rng::new(boom.entity.to_bits().get());
         for _ in 0..10 {
-            let dir = View::direction(rng.range(0.0, std::f64::consts::TAU));
-            let reach = r * (0.8 + rng.unit() as f32 * 0.7);
+            let dir = View::direction(rng.uniform(0.0..std::f64::consts::TAU));
+            let reach = r * (0.8 + rng.next_f64() as f32 * 0.7);
             let a = p + dir * reach * 0.5;
             let b = p + dir * reach;
             draw_line(

@@ -1,9 +1,11 @@
-//! Command-line pieces the demo binaries share (`skirmish`, `swarm`, `skirmish-live`).
+//! Command-line pieces the demo binaries share (`skirmish`, `swarm`, `skirmish-live`):
+//! the budget flags, the scenario argument, the stack strategy, and value parsers that
+//! let clap refuse a bad value (a usage error, exit status 2) before a demo starts.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use engine::Budget;
+use engine::{Budget, StackStrategy};
 
 /// How much each frame's tasklet phase may do: `--budget-ms` (wall time) or
 /// `--budget-resumes` (a count). Flatten it into a binary's flags with
@@ -12,7 +14,8 @@ use engine::Budget;
 pub struct BudgetArgs {
     /// Wall time each frame's tasklet phase may take, milliseconds; tasklets left over
     /// run first next frame.
-    #[arg(long, default_value_t = 4.0, conflicts_with = "budget_resumes")]
+    #[arg(long, default_value_t = 4.0, conflicts_with = "budget_resumes",
+          value_parser = positive_number)]
     pub budget_ms: f64,
     /// Resumes each frame may make instead of a time budget: deterministic (same
     /// inputs, seed and budget, same world hash).
@@ -32,7 +35,7 @@ impl BudgetArgs {
     /// ```
     /// use clap::Parser;
     ///
-    /// #[derive(Parser)]
+    /// #[derive(Debug, Parser)]
     /// struct Flags {
     ///     #[command(flatten)]
     ///     budget: demos::cli::BudgetArgs,
@@ -40,8 +43,9 @@ impl BudgetArgs {
     ///
     /// let flags = Flags::parse_from(["demo", "--budget-resumes", "500"]);
     /// assert_eq!(flags.budget.budget().unwrap(), engine::Budget::Resumes(500));
-    /// let flags = Flags::parse_from(["demo", "--budget-ms=-1"]);
-    /// assert!(flags.budget.budget().unwrap_err().contains("--budget-ms"));
+    /// // clap refuses an impossible budget as a usage error.
+    /// let refused = Flags::try_parse_from(["demo", "--budget-ms=-1"]).unwrap_err();
+    /// assert_eq!(refused.exit_code(), 2);
     /// ```
     pub fn budget(&self) -> Result<Budget, String> {
         if !(self.budget_ms.is_finite() && self.budget_ms > 0.0) {
@@ -55,6 +59,158 @@ impl BudgetArgs {
             None => Budget::Time(Duration::from_secs_f64(self.budget_ms / 1000.0)),
         })
     }
+}
+
+/// The scenario to fight: a path given as the first argument or with `--scenario`
+/// (not both), else [`default_scenario`]. Flatten it into a binary's flags with
+/// `#[command(flatten)]`.
+///
+/// # Examples
+///
+/// ```
+/// use clap::Parser;
+///
+/// #[derive(Parser)]
+/// struct Flags {
+///     #[command(flatten)]
+///     scenario: demos::cli::ScenarioArgs,
+/// }
+///
+/// let flags = Flags::parse_from(["demo", "my.ron"]);
+/// assert_eq!(flags.scenario.path(), std::path::Path::new("my.ron"));
+/// let flags = Flags::parse_from(["demo", "--scenario", "my.ron"]);
+/// assert_eq!(flags.scenario.path(), std::path::Path::new("my.ron"));
+/// assert!(Flags::try_parse_from(["demo", "a.ron", "--scenario", "b.ron"]).is_err());
+/// ```
+#[derive(Clone, Debug, clap::Args)]
+pub struct ScenarioArgs {
+    /// The scenario file (RON; the format is in assets/README.md) [default:
+    /// assets/skirmish.ron]
+    #[arg(value_name = "SCENARIO")]
+    pub file: Option<PathBuf>,
+    /// The scenario file, as a flag (the same as the first argument).
+    #[arg(long = "scenario", value_name = "SCENARIO", conflicts_with = "file")]
+    pub flag: Option<PathBuf>,
+}
+
+impl ScenarioArgs {
+    /// The file the arguments name, or the default battle.
+    pub fn path(&self) -> PathBuf {
+        self.file
+            .clone()
+            .or_else(|| self.flag.clone())
+            .unwrap_or_else(default_scenario)
+    }
+}
+
+/// The `--stacks` choices: where the tasklets' stacks live.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Stacks {
+    /// A guarded stack of its own for every tasklet (the default, at any count).
+    #[default]
+    Dedicated,
+    /// Stack copying: tasklets share one stack and keep their used part on the heap (a
+    /// third of the memory, a copy per switch).
+    Copying,
+}
+
+impl Stacks {
+    /// The strategy this choice names.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use demos::cli::Stacks;
+    /// use engine::{StackKind, StackStrategy};
+    ///
+    /// assert_eq!(Stacks::Dedicated.strategy(), StackStrategy::dedicated());
+    /// assert_eq!(Stacks::Copying.strategy().kind(), StackKind::Copying);
+    /// ```
+    pub fn strategy(self) -> StackStrategy {
+        match self {
+            Stacks::Dedicated => StackStrategy::dedicated(),
+            Stacks::Copying => copying_stacks(),
+        }
+    }
+}
+
+/// Stack copying for the demos' tasklets (`--stacks copying`).
+#[allow(unsafe_code, reason = "the demos' opt-in to stack copying")]
+pub fn copying_stacks() -> StackStrategy {
+    // SAFETY: the demos' tasklet bodies (the skirmish's and the galaxy's ship scripts,
+    // the swarm's animals, the hackysack players, the classics) keep no pointer into
+    // their stacks across a blocking call: they lend no local to another thread or
+    // tasklet, pin no future, and talk through contexts and channels that take owned
+    // values.
+    unsafe { StackStrategy::copying() }
+}
+
+/// `"dedicated"` or `"copying"`, as the demos print it.
+pub fn stack_name(strategy: StackStrategy) -> &'static str {
+    strategy.kind().name()
+}
+
+/// A clap value parser for a finite number above 0.
+///
+/// # Errors
+///
+/// A message for clap when `text` is not such a number.
+pub fn positive_number(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
+        _ => Err(format!("expected a number above 0, found {text:?}")),
+    }
+}
+
+/// A clap value parser for a probability, a number from 0 to 1.
+///
+/// # Errors
+///
+/// A message for clap when `text` is not such a number.
+pub fn probability(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!(
+            "expected a probability from 0 to 1, found {text:?}"
+        )),
+    }
+}
+
+/// A clap value parser for a stack size: `65536`, `64k`, `64KiB`, `1m` or `1MiB`
+/// bytes, at least 16 KiB.
+///
+/// # Errors
+///
+/// A message for clap naming what is wrong.
+///
+/// # Examples
+///
+/// ```
+/// use demos::cli::stack_size;
+/// assert_eq!(stack_size("64k"), Ok(65536));
+/// assert!(stack_size("8k").is_err());
+/// ```
+pub fn stack_size(text: &str) -> Result<usize, String> {
+    let lower = text.trim().to_ascii_lowercase();
+    let (digits, unit) = match lower.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => lower.split_at(i),
+        None => (lower.as_str(), ""),
+    };
+    let scale = match unit.trim() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1024,
+        "m" | "mb" | "mib" => 1024 * 1024,
+        other => return Err(format!("unknown unit {other:?} (use k or m)")),
+    };
+    let bytes = digits
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .ok_or_else(|| format!("{text:?} is not a size in bytes (e.g. 65536, 64k, 1m)"))?;
+    if bytes < 16 * 1024 {
+        return Err(format!("{text} is too small: a stack needs at least 16k"));
+    }
+    Ok(bytes)
 }
 
 /// The default battle: `assets/skirmish.ron` under the working directory when it is

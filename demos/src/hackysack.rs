@@ -8,7 +8,7 @@ use std::fmt;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use uthread::{Builder, Channel, RunError, RunOutcome, SpawnError, StackStrategy};
+use uthread::{Builder, Channel, RunError, RunOutcome, SpawnError};
 
 use crate::Rng;
 
@@ -205,16 +205,6 @@ fn player(me: usize, circle: Rc<Circle>) {
             .expect("a player's channel is never closed");
     }
     circle.went_home.set(circle.went_home.get() + 1);
-}
-
-/// Stack copying for the players (`hackysack --stacks copying`), as Stackless Python ran
-/// the game.
-#[allow(unsafe_code, reason = "the game's opt-in to stack copying")]
-pub fn copying_stacks() -> StackStrategy {
-    // SAFETY: a player (`player` below) keeps no pointer into its stack across a blocking
-    // call: it owns its channels and counters, sends owned values, lends no local to
-    // another thread or tasklet and pins no future.
-    unsafe { StackStrategy::copying() }
 }
 
 /// Plays one game and times it.

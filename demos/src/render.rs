@@ -4,9 +4,11 @@
 //! The renderer takes plain [`Snapshot`]s (positions in metres, fleet indices, shots,
 //! explosions), so it depends on nothing but the `gif` encoder: the skirmish fills one
 //! per recorded frame. The pictures come from a small software rasterizer with a fixed
-//! palette; each GIF frame after the first stores only the rectangle that changed.
+//! palette; each GIF frame after the first stores only the rectangle that changed. Text
+//! is drawn in GNU Unifont, so fleet names in most scripts show as written.
 
 mod canvas;
+mod text;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -62,7 +64,8 @@ pub struct Snapshot {
     pub shots: Vec<Shot>,
     /// Explosions under way.
     pub explosions: Vec<Explosion>,
-    /// A line of text for the top-left corner (letters, digits and `.,:-+=/%()`).
+    /// A line of text for the top-left corner (any script Unifont covers; a character it
+    /// lacks shows as a box, and a caption too wide for the picture is cut with `…`).
     pub caption: String,
 }
 
@@ -393,7 +396,8 @@ impl<W: Write> GifRenderer<W> {
         for ship in &snapshot.ships {
             self.draw_ship(ship);
         }
-        self.canvas.text(6, 6, &snapshot.caption, 2, colour::TEXT);
+        let caption = text::fit(&snapshot.caption, self.canvas.width as i64 - 2 * MARGIN);
+        self.canvas.text(MARGIN, MARGIN, &caption, colour::TEXT);
         self.draw_legend(snapshot);
     }
 
@@ -444,7 +448,7 @@ impl<W: Write> GifRenderer<W> {
                 }
                 Landmark::Label { position, text } => {
                     let (x, y) = self.to_px(*position);
-                    self.canvas.text(x as i64, y as i64, text, 2, colour::TEXT);
+                    self.canvas.text(x as i64, y as i64, text, colour::TEXT);
                 }
             }
         }
@@ -478,7 +482,8 @@ impl<W: Write> GifRenderer<W> {
         self.canvas.set(centre.0 as i64, centre.1 as i64, c);
     }
 
-    /// Bottom-left: each fleet's colour, name and ships in the frame.
+    /// Bottom-left: each fleet's colour, name and ships in the frame, kept inside the
+    /// picture (long names are cut with `…`).
     fn draw_legend(&mut self, snapshot: &Snapshot) {
         let fleets = self.fleet_names.len().max(
             snapshot
@@ -488,21 +493,76 @@ impl<W: Write> GifRenderer<W> {
                 .max()
                 .unwrap_or(0),
         );
-        let y = self.canvas.height as i64 - 16;
-        let mut x = 6;
-        for fleet in 0..fleets {
-            let count = snapshot.ships.iter().filter(|s| s.fleet == fleet).count();
+        let entries: Vec<(String, usize)> = (0..fleets)
+            .map(|fleet| {
+                let name = self.fleet_names.get(fleet).map_or("", String::as_str);
+                let count = snapshot.ships.iter().filter(|s| s.fleet == fleet).count();
+                (name.to_owned(), count)
+            })
+            .collect();
+        let y = self.canvas.height as i64 - MARGIN - text::LINE_HEIGHT;
+        for (fleet, (x, label)) in legend_layout(&entries, self.canvas.width as i64)
+            .into_iter()
+            .enumerate()
+        {
             let c = colour::FLEET.get(fleet).copied().unwrap_or(colour::NEUTRAL);
-            self.canvas.rect(x, y, 10, 10, c);
-            let name = self.fleet_names.get(fleet).map_or("", String::as_str);
-            let label = format!("{name} {count}");
-            x += 16
-                + self
-                    .canvas
-                    .text(x + 16, y, label.trim_start(), 2, colour::TEXT)
-                + 12;
+            self.canvas.rect(x, y + 3, SWATCH, SWATCH, c);
+            self.canvas.text(x + SWATCH + 4, y, &label, colour::TEXT);
         }
     }
+}
+
+/// Space between the picture's edge and its text, pixels.
+const MARGIN: i64 = 6;
+/// Side of a legend entry's colour square, pixels.
+const SWATCH: i64 = 10;
+/// Space between legend entries, pixels.
+const ENTRY_GAP: i64 = 14;
+
+/// Where each legend entry goes in a picture `width` pixels wide, and its label: the
+/// fleet's name and ship count, the names cut with `…` so that every entry ends inside
+/// the picture (each entry gets an equal share of the room the counts leave). In a
+/// picture too narrow for even that, the labels are just the counts, then nothing.
+fn legend_layout(entries: &[(String, usize)], width: i64) -> Vec<(i64, String)> {
+    let room = width - 2 * MARGIN;
+    let fixed = |label: &str| SWATCH + 4 + text::width(label);
+    let gaps = ENTRY_GAP * (entries.len() as i64 - 1).max(0);
+    let whole: Vec<String> = entries
+        .iter()
+        .map(|(name, count)| format!("{name} {count}").trim_start().to_owned())
+        .collect();
+    let labels: Vec<String> = if whole.iter().map(|l| fixed(l)).sum::<i64>() + gaps <= room {
+        whole
+    } else {
+        let counts: Vec<String> = entries.iter().map(|(_, n)| format!(" {n}")).collect();
+        let for_names = room - gaps - counts.iter().map(|c| fixed(c)).sum::<i64>();
+        let share = for_names / entries.len().max(1) as i64;
+        let cut: Vec<String> = entries
+            .iter()
+            .zip(&counts)
+            .map(|((name, _), count)| {
+                format!("{}{count}", text::fit(name, share))
+                    .trim_start()
+                    .to_owned()
+            })
+            .collect();
+        if cut.iter().map(|l| fixed(l)).sum::<i64>() + gaps <= room {
+            cut
+        } else {
+            counts.iter().map(|c| c.trim_start().to_owned()).collect()
+        }
+    };
+    let mut x = MARGIN;
+    let mut placed = Vec::new();
+    for label in labels {
+        let end = x + fixed(&label);
+        if end > width - MARGIN {
+            break;
+        }
+        placed.push((x, label));
+        x = end + ENTRY_GAP;
+    }
+    placed
 }
 
 /// The smallest rectangle (x0, y0, x1, y1; inclusive) holding every changed pixel.
@@ -540,6 +600,47 @@ mod tests {
         after[5 + 1] = 1; // (1, 1)
         after[2 * 5 + 3] = 1; // (3, 2)
         assert_eq!(changed_rect(&before, &after, 5), Some((1, 1, 3, 2)));
+    }
+
+    #[test]
+    fn the_legend_stays_inside_the_picture_and_cuts_long_names_visibly() {
+        let fits = |entries: &[(String, usize)], width: i64| {
+            let placed = legend_layout(entries, width);
+            for (x, label) in &placed {
+                assert!(
+                    *x >= MARGIN && x + SWATCH + 4 + text::width(label) <= width - MARGIN,
+                    "{label:?} at {x} leaves a {width} px picture"
+                );
+            }
+            placed
+        };
+        let short = [("Red".to_owned(), 12), ("Blue".to_owned(), 9)];
+        let placed = fits(&short, 640);
+        assert_eq!(
+            placed.iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>(),
+            ["Red 12", "Blue 9"]
+        );
+        let long = [
+            (
+                "The Grand Imperial Armada of the Eastern Reaches".to_owned(),
+                1200,
+            ),
+            ("Западный флот 西方舰队 Ünïcödé".to_owned(), 800),
+        ];
+        let placed = fits(&long, 640);
+        assert_eq!(placed.len(), 2);
+        // Each name gets an equal share: the long one is cut, the shorter one fits.
+        assert!(placed[0].1.ends_with("… 1200"), "{placed:?}");
+        assert_eq!(placed[1].1, "Западный флот 西方舰队 Ünïcödé 800");
+        let placed = fits(&long, 400);
+        assert!(placed.iter().all(|(_, l)| l.contains('…')), "{placed:?}");
+        // Too narrow for names: just the counts; narrower still: what fits.
+        let placed = fits(&long, 120);
+        assert_eq!(
+            placed.iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>(),
+            ["1200", "800"]
+        );
+        assert!(fits(&long, 64).len() <= 1);
     }
 
     #[test]

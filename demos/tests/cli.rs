@@ -174,6 +174,7 @@ fn the_skirmish_json_has_every_field() {
         "frames",
         "ships_start",
         "ships_alive",
+        "outcome",
         "winner",
         "frame_ms_p50",
         "frame_ms_p99",
@@ -313,4 +314,140 @@ fn the_skirmish_renders_a_gif_and_writes_a_trace() {
     let trace: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&trace_path).unwrap()).unwrap();
     assert!(trace.is_object() || trace.is_array());
+}
+
+const SWARM: &str = env!("CARGO_BIN_EXE_swarm");
+
+#[test]
+fn every_demo_says_what_it_is_in_its_own_words() {
+    let abouts: Vec<String> = [SKIRMISH, SWARM, HACKYSACK, CLASSICS]
+        .iter()
+        .map(|bin| {
+            let out = run(bin, &["--help"]);
+            stdout(&out).lines().next().unwrap_or_default().to_owned()
+        })
+        .collect();
+    for (i, about) in abouts.iter().enumerate() {
+        assert!(!about.is_empty());
+        assert!(
+            !abouts[..i].contains(about),
+            "two demos share the about line {about:?}"
+        );
+    }
+    assert!(abouts[0].contains("skirmish"), "{abouts:?}");
+    assert!(abouts[2].contains("Hackysack"), "{abouts:?}");
+}
+
+#[test]
+fn usage_errors_exit_with_status_2_everywhere() {
+    for (bin, args) in [
+        (SKIRMISH, &["--budget-ms=-1"][..]),
+        (SKIRMISH, &["--budget-ms", "nan"]),
+        (SKIRMISH, &["--inject-panics", "2"]),
+        (SKIRMISH, &["--stacks", "borrowed"]),
+        (SKIRMISH, &["a.ron", "--scenario", "b.ron"]),
+        (SWARM, &["--budget-ms", "0"]),
+        (SWARM, &["--stack-size", "8k"]),
+        (HACKYSACK, &["--players", "1"]),
+    ] {
+        let out = run(bin, args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{bin} {args:?}: {}",
+            stderr(&out)
+        );
+        assert!(stderr(&out).starts_with("error:"), "{}", stderr(&out));
+        assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    }
+}
+
+#[test]
+fn the_scenario_can_be_given_as_an_argument_and_the_stacks_chosen() {
+    let wolfpack = concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/wolfpack.ron");
+    let out = run(
+        SKIRMISH,
+        &[
+            wolfpack,
+            "--frames",
+            "20",
+            "--progress",
+            "0",
+            "--stacks",
+            "copying",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("Wolfpack:"), "{text}");
+    assert!(text.contains("copying stacks"), "{text}");
+    let out = run(
+        SKIRMISH,
+        &["--scenario", wolfpack, "--frames", "20", "--json"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("\"scenario\":\"Wolfpack"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn a_bad_scenario_on_one_huge_line_gives_a_short_message() {
+    let base = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../assets/skirmish.ron"
+    ))
+    .unwrap();
+    let one_line: Vec<&str> = base
+        .lines()
+        .map(|l| l.split("//").next().unwrap())
+        .collect();
+    let text = format!(
+        "/*{}*/ {}",
+        "x".repeat(2_000_000),
+        one_line
+            .join(" ")
+            .replacen("speed: 360,", "speed: \"fast\",", 1)
+    );
+    let file = scratch("huge-line.ron");
+    std::fs::write(&file, text).unwrap();
+    let out = run(SKIRMISH, &[file.to_str().unwrap()]);
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.len() < 1000, "{} bytes on stderr", err.len());
+    assert!(
+        err.contains("expected a number, found the string \"fast\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn progress_bars_show_on_a_terminal_only_and_never_in_the_json() {
+    let args = ["--entities", "5000", "--frames", "30", "--json"];
+    // Piped, as here: not a byte of progress anywhere.
+    let out = run(SWARM, &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).lines().count(), 1, "{}", stdout(&out));
+    // On a terminal (`script` runs the demo on a pseudo-terminal, stdout to a file):
+    // bars on the terminal, and still only the JSON line in the file.
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("no `script` here (util-linux): the terminal half is skipped");
+        return;
+    }
+    let json = scratch("swarm-tty.json");
+    let command = format!("{SWARM} {} > {}", args.join(" "), json.display());
+    let tty = run("script", &["-qec", &command, "/dev/null"]);
+    assert!(tty.status.success(), "{}", stderr(&tty));
+    let screen = stdout(&tty);
+    assert!(screen.contains("spawning animals"), "{screen}");
+    assert!(screen.contains("frames"), "{screen}");
+    let written = std::fs::read_to_string(&json).unwrap();
+    std::fs::remove_file(&json).unwrap();
+    assert_eq!(written.lines().count(), 1, "{written}");
+    let parsed: serde_json::Value = serde_json::from_str(&written).unwrap();
+    assert_eq!(parsed["entities"], 5000);
 }

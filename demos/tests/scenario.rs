@@ -85,12 +85,13 @@ fn parse_error_at(text: &str, needle: &str) -> String {
         ScenarioError::Parse {
             path,
             location,
-            line_text,
+            excerpt,
             ..
         } => {
             assert_eq!(path, Path::new("test.ron"));
             assert_eq!(location.line, line_of(text, needle), "{shown}");
-            assert!(line_text.contains(needle), "{shown}");
+            assert_eq!(excerpt.line, location.line, "{shown}");
+            assert!(excerpt.text.contains(needle), "{shown}");
             assert!(
                 shown.starts_with(&format!("test.ron:{}:{}: ", location.line, location.column)),
                 "{shown}"
@@ -169,7 +170,7 @@ fn a_syntax_error_names_line_and_column() {
         shown.contains("cycle_time") || shown.contains("Expected"),
         "{shown}"
     );
-    // The offending line is quoted with a caret under the column.
+    // The offending line is quoted with the value underlined.
     assert!(shown.contains("|             cycle_time: 2.0"), "{shown}");
     assert!(
         shown.lines().last().unwrap().trim_end().ends_with('^'),
@@ -187,10 +188,122 @@ fn an_unclosed_file_is_a_parse_error() {
 }
 
 #[test]
-fn a_wrong_type_says_what_was_expected() {
+fn a_wrong_type_names_the_field_and_what_was_found() {
     let text = broken("speed: 300,", "speed: \"fast\",");
     let shown = parse_error_at(&text, "speed: \"fast\"");
-    assert!(shown.to_lowercase().contains("expected"), "{shown}");
+    assert!(
+        shown.contains(": classes.Frigate.speed: expected a number, found the string \"fast\""),
+        "{shown}"
+    );
+    // The value itself is underlined.
+    assert!(shown.lines().last().unwrap().ends_with("^^^^^^"), "{shown}");
+    for (from, to, says) in [
+        (
+            "speed: 300,",
+            "speed: fast,",
+            "speed: expected a number, found the word fast",
+        ),
+        (
+            "speed: 300,",
+            "speed: [300],",
+            "speed: expected a number, found a sequence",
+        ),
+        (
+            "(class: \"Cruiser\", count: 3)",
+            "(class: \"Cruiser\", count: 2.5)",
+            "fleets[1].ships[0].count: expected a whole number of at least 1, found the \
+             floating point number `2.5`",
+        ),
+        (
+            "(class: \"Cruiser\", count: 3)",
+            "(class: \"Cruiser\", count: \"three\")",
+            "count: expected a whole number of at least 1, found the string \"three\"",
+        ),
+        (
+            "seed: 5,",
+            "seed: \"five\",",
+            "seed: expected a whole number, found the string \"five\"",
+        ),
+        (
+            "name: \"Red\",",
+            "name: 7,",
+            "fleets[0].name: expected a string in double quotes, found the number 7",
+        ),
+        (
+            "width: 10000",
+            "width: true",
+            "arena.width: expected a number, found the boolean `true`",
+        ),
+    ] {
+        let text = broken(from, to);
+        let err = Scenario::parse(&text, path()).unwrap_err();
+        assert!(err.to_string().contains(says), "{says:?} not in:\n{err}");
+    }
+}
+
+#[test]
+fn an_error_on_a_huge_line_shows_a_bounded_excerpt() {
+    // The whole scenario on one line, behind 5 MB of padding in a block comment.
+    let one_line = broken("speed: 300,", "speed: \"fast\",")
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let text = format!("/*{}*/ {one_line}", "x".repeat(5_000_000));
+    let err = Scenario::parse(&text, path()).unwrap_err();
+    let shown = err.to_string();
+    assert!(shown.len() < 600, "{} bytes on stderr", shown.len());
+    assert!(
+        shown.contains("expected a number, found the string \"fast\""),
+        "{shown}"
+    );
+    let quoted = shown.lines().find(|l| l.starts_with("1 |")).unwrap();
+    assert!(
+        quoted.contains("...") && quoted.chars().count() < 160,
+        "{quoted}"
+    );
+}
+
+#[test]
+fn a_file_that_is_not_utf8_names_the_byte() {
+    let file = std::env::temp_dir().join(format!("uthread-not-utf8-{}.ron", std::process::id()));
+    let mut bytes = BASE.as_bytes().to_vec();
+    let at = BASE.find("Red").unwrap();
+    bytes[at + 1] = 0xff;
+    std::fs::write(&file, &bytes).unwrap();
+    let err = Scenario::load(&file).unwrap_err();
+    std::fs::remove_file(&file).unwrap();
+    match &err {
+        ScenarioError::NotUtf8 {
+            offset, location, ..
+        } => {
+            assert_eq!(*offset, at + 1);
+            assert_eq!(location.line, line_of(BASE, "\"Red\""));
+        }
+        other => panic!("expected a UTF-8 error, got {other:?}"),
+    }
+    let shown = err.to_string();
+    assert!(shown.contains(&format!("byte {}", at + 1)), "{shown}");
+    assert!(shown.contains("not UTF-8"), "{shown}");
+}
+
+#[test]
+fn huge_names_are_refused_and_never_quoted_whole() {
+    let name = "N".repeat(100_000);
+    let text = broken("name: \"Red\",", &format!("name: \"{name}\","));
+    let shown = parse_error_at(&text, "name: \"NNN");
+    assert!(shown.contains("at most 64 characters"), "{shown}");
+    assert!(shown.len() < 800, "{} bytes", shown.len());
+}
+
+#[test]
+fn an_unknown_field_suggests_the_known_one() {
+    let text = broken("lock_time: 1.0,", "lok_time: 1.0,");
+    let shown = parse_error_at(&text, "lok_time");
+    assert!(
+        shown.contains("classes.Frigate: unknown field \"lok_time\" (did you mean `lock_time`?)"),
+        "{shown}"
+    );
 }
 
 #[test]

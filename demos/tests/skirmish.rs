@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use demos::scenario::Scenario;
-use demos::skirmish::{Hull, Ship, Skirmish};
+use demos::skirmish::{Hull, Outcome, Ship, Skirmish};
 use engine::Budget;
 
 fn default_scenario() -> Scenario {
@@ -119,4 +119,72 @@ fn a_badly_damaged_ship_retreats_and_repairs_out_of_reach() {
     let hull = *battle.world.get::<&Hull>(victim).unwrap();
     assert!(hull.fraction() >= 0.9, "repaired to {:.2}", hull.fraction());
     assert_eq!(battle.on_field(), vec![1, 1]);
+}
+
+/// Two identical ships, placed exactly (spread 0) at the same distance from each other,
+/// each killing the other with its first shot.
+fn mirror_duel(damage: f64) -> Scenario {
+    let text = format!(
+        r#"Scenario(
+            name: "mirror", seed: 1, arena: (width: 4000, height: 2000),
+            classes: {{
+                "Lancer": (hit_points: 100, speed: 100, weapon_range: 1500, damage: {damage},
+                           cycle_time: 1.0, lock_time: 1.0, retreat_below: 0),
+            }},
+            fleets: [
+                (name: "A", position: (x: 1000, y: 1000), spread: 0, warp_out_below: 0,
+                 ships: [(class: "Lancer", count: 1)]),
+                (name: "B", position: (x: 3000, y: 1000), spread: 0, warp_out_below: 0,
+                 ships: [(class: "Lancer", count: 1)]),
+            ],
+        )"#
+    );
+    Scenario::parse(&text, Path::new("mirror.ron")).unwrap()
+}
+
+#[test]
+fn fleets_that_die_together_end_in_a_draw_not_an_undecided_battle() {
+    let battle = run(mirror_duel(100.0), 1, Budget::Unlimited, 2000);
+    assert!(
+        battle.is_over(),
+        "still on after {} frames",
+        battle.frames()
+    );
+    let summary = battle.summary();
+    assert_eq!(summary.ships_alive, vec![0, 0], "{summary}");
+    assert_eq!(summary.destroyed, vec![1, 1], "{summary}");
+    assert_eq!(summary.outcome, Outcome::Draw);
+    assert_eq!(summary.winner, None);
+    let json = summary.to_json();
+    assert_eq!(json["outcome"], "draw");
+    assert_eq!(json["winner"], serde_json::Value::Null);
+    assert!(summary.to_string().contains("outcome: a draw"), "{summary}");
+}
+
+#[test]
+fn ships_without_weapons_fly_until_the_frame_limit_and_the_battle_is_undecided() {
+    // `damage: 0` is a non-combat ship (a hauler, a scout): allowed, and harmless.
+    let battle = run(mirror_duel(0.0), 1, Budget::Unlimited, 300);
+    assert!(!battle.is_over());
+    assert_eq!(battle.frames(), 300);
+    let summary = battle.summary();
+    assert_eq!(summary.ships_alive, vec![1, 1], "{summary}");
+    assert_eq!(summary.outcome, Outcome::Undecided);
+    assert_eq!(summary.to_json()["outcome"], "undecided");
+    assert!(
+        summary.shots[0] > 0,
+        "it still goes through the motions: {summary}"
+    );
+    assert!(
+        summary.to_string().contains("outcome: undecided"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn a_decided_battle_names_its_winner_in_the_json() {
+    let battle = run(duel(8, 2, 4000.0, 0.0), 1, Budget::Unlimited, 4000);
+    let json = battle.summary().to_json();
+    assert_eq!(json["outcome"], "winner");
+    assert_eq!(json["winner"], "A");
 }

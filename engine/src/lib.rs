@@ -50,7 +50,6 @@
 //! assert_eq!(world.get::<&Pos>(ship).unwrap().0, 10.0);
 //! assert_eq!(world.get::<&Hull>(ship).unwrap().0, 50); // hit at x = 0, 1, 2, 3, 4
 //! ```
-#![doc(html_no_source)]
 
 mod access;
 mod actor;

@@ -72,6 +72,31 @@ impl Rng {
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 
+    /// A float in `range` (half-open): `start + (end - start) * next_f64()`. An empty
+    /// or reversed range gives its start.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut rng = engine::Rng::new(3);
+    /// let angle = rng.uniform(0.0..std::f64::consts::TAU);
+    /// assert!((0.0..std::f64::consts::TAU).contains(&angle));
+    /// assert_eq!(rng.uniform(5.0..5.0), 5.0);
+    /// ```
+    pub fn uniform(&mut self, range: Range<f64>) -> f64 {
+        if range.end > range.start {
+            let x = range.start + (range.end - range.start) * self.next_f64();
+            // Rounding can land on `end` itself when the span dwarfs `start`.
+            if x < range.end {
+                x
+            } else {
+                range.start
+            }
+        } else {
+            range.start
+        }
+    }
+
     /// True with probability `p` (clamped to `[0, 1]`).
     pub fn chance(&mut self, p: f64) -> bool {
         self.next_f64() < p
@@ -123,6 +148,8 @@ mod tests {
             assert!((-3..4).contains(&r));
             let f = rng.next_f32();
             assert!((0.0..1.0).contains(&f));
+            let u = rng.uniform(-5.0..5.0);
+            assert!((-5.0..5.0).contains(&u));
         }
         assert!(seen.iter().all(|s| *s));
     }

@@ -4,7 +4,8 @@
 //! calls: on a [`Channel`], a timer ([`sleep`], [`be_nice`]) or a synchronisation
 //! primitive. A [`Scheduler`] owns the tasklets of one thread and resumes them in FIFO
 //! order. Channels follow Stackless semantics (unbuffered rendezvous, balance,
-//! preference, close), and so do kill, throw and the watchdog; see `STACKLESS.md`.
+//! preference, close), and so do kill, throw and the watchdog; see
+//! [STACKLESS.md](https://github.com/uthread-rs/uthread/blob/main/docs/STACKLESS.md).
 //!
 //! Tasklets run on pooled, guarded stacks: a spawn after warm-up makes no system call,
 //! running out of stacks is an error ([`SpawnError::Stack`]), and a stack overflow hits a
@@ -46,7 +47,6 @@
 //! sched.run().unwrap();
 //! assert_eq!(consumer.join().unwrap(), 10);
 //! ```
-#![doc(html_no_source)]
 
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]

@@ -17,6 +17,7 @@ use std::error::Error;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use demos::measure::median;
 use plotters::prelude::*;
 use uthread::{Budget, Scheduler, StackStrategy};
 
@@ -35,11 +36,6 @@ struct Point {
 /// Frames to time at `n` tasklets (more for small counts, where a frame is short).
 fn frames_for(n: usize) -> usize {
     (2_000_000 / n).clamp(5, 200)
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
 }
 
 /// Median frame time per tasklet for `n` uthread tasklets on `strategy`.
@@ -69,27 +65,27 @@ fn measure_uthread(strategy: StackStrategy, n: usize) -> Result<f64, Box<dyn Err
     for _ in 0..3 {
         frame()?;
     }
-    let times = (0..frames_for(n))
+    let times: Vec<Duration> = (0..frames_for(n))
         .map(|_| frame())
         .collect::<Result<Vec<_>, _>>()?;
     // Let every tasklet return (fast) rather than be killed on drop (an unwind each).
     stop.set(true);
     frame()?;
-    Ok(median(times).as_nanos() as f64 / n as f64)
+    Ok(median(&times).as_nanos() as f64 / n as f64)
 }
 
 /// Median frame time per coroutine for `n` bare coroutines on carved stacks.
 fn measure_floor(n: usize) -> Result<f64, Box<dyn Error>> {
     let mut floor = uthread::bench::FloorFrame::new(n)?;
     floor.step();
-    let times = (0..frames_for(n))
+    let times: Vec<Duration> = (0..frames_for(n))
         .map(|_| {
             let t0 = Instant::now();
             floor.step();
             t0.elapsed()
         })
         .collect();
-    Ok(median(times).as_nanos() as f64 / n as f64)
+    Ok(median(&times).as_nanos() as f64 / n as f64)
 }
 
 fn plot(points: &[Point], path: &str) -> Result<(), Box<dyn Error>> {

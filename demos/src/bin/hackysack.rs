@@ -13,6 +13,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
+use demos::cli::stack_name;
 use demos::hackysack::{play, Game};
 use uthread::{Scheduler, StackStrategy};
 
@@ -24,7 +25,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Hackysack: N tasklets kick a sack around over channels (Olson's Stackless benchmark).
 #[derive(Debug, Parser)]
-#[command(version, about, long_about = None)]
+#[command(version, long_about = None)]
 struct Args {
     /// Players in the circle, each a tasklet with its own channel.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(2..))]
@@ -113,12 +114,8 @@ enum Stacks {
 impl Stacks {
     fn strategy(self) -> StackStrategy {
         match self {
-            Stacks::Copying => demos::hackysack::copying_stacks(),
+            Stacks::Copying => demos::cli::copying_stacks(),
             Stacks::Dedicated => StackStrategy::dedicated(),
         }
     }
-}
-
-fn stack_name(strategy: StackStrategy) -> &'static str {
-    strategy.kind().name()
 }

@@ -9,6 +9,7 @@
 //!
 //! ```sh
 //! cargo run --release                                   # the default scenario
+//! cargo run --release --bin skirmish -- assets/wolfpack.ron
 //! cargo run --release --bin skirmish -- --render battle.gif
 //! cargo run --release --bin skirmish -- --ships 2000 --budget-ms 4
 //! cargo run --release --bin skirmish -- --budget-resumes 500 --json   # deterministic
@@ -19,23 +20,26 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
+
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use demos::cli::{self, BudgetArgs};
+use demos::cli::{self, stack_name, BudgetArgs, ScenarioArgs, Stacks};
+use demos::measure::percentile;
+use demos::progress::{Bars, Progress};
 use demos::render::{GifRenderer, RenderOptions};
 use demos::scenario::Scenario;
 use demos::skirmish::soak::{self, SoakOptions, SoakReport};
-use demos::skirmish::{percentile, Battle, Picture, Skirmish, INJECTED_FAULT};
+use demos::skirmish::{Battle, Picture, Skirmish, INJECTED_FAULT};
 
-/// Two fleets fight it out; every ship is a tasklet running a plain script.
+/// The fleet skirmish: two fleets fight it out, every ship a tasklet running a plain
+/// script.
 #[derive(Debug, Parser)]
-#[command(version, about, long_about = None)]
+#[command(version, long_about = None)]
 struct Args {
-    /// The scenario file (RON; the format is in assets/README.md).
-    #[arg(long, default_value_os_t = cli::default_scenario())]
-    scenario: PathBuf,
+    #[command(flatten)]
+    scenario: ScenarioArgs,
     /// Most frames to run (default: the scenario's); the battle also ends two game
     /// seconds after one side is gone.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
@@ -48,6 +52,11 @@ struct Args {
     ships: Option<u32>,
     #[command(flatten)]
     budget: BudgetArgs,
+    /// Where the ships' stacks live: a guarded stack each (dedicated, the default, at any
+    /// count), or one shared stack with each ship's used part copied to the heap while it
+    /// is suspended (copying: a third of the memory, a copy per switch).
+    #[arg(long, value_enum, default_value_t = Stacks::Dedicated)]
+    stacks: Stacks,
     /// Print a progress line every this many frames (0: none).
     #[arg(long, default_value_t = 200)]
     progress: u32,
@@ -72,7 +81,7 @@ struct Args {
     /// points). Each panic is reported with its entity and tasklet; the ship is
     /// despawned and the battle goes on. The run fails if a panic goes unreported or a
     /// stack is not returned.
-    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = cli::probability)]
     inject_panics: f64,
     /// Soak: run this many frames of a battle that never ends (each fleet is topped up
     /// to its starting strength every 100 frames), sampling resident memory and the
@@ -87,7 +96,7 @@ const BAD_SCENARIO: u8 = 2;
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let scenario = match Scenario::load(&args.scenario) {
+    let scenario = match Scenario::load(args.scenario.path()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("skirmish: {e}");
@@ -110,12 +119,7 @@ fn run(args: &Args, mut scenario: Scenario) -> Result<(), String> {
     let budget = args.budget.budget()?;
     let frames = args.frames.unwrap_or(scenario.frames) as usize;
     let seed = args.seed.unwrap_or(scenario.seed);
-    if !(0.0..=1.0).contains(&args.inject_panics) {
-        return Err(format!(
-            "--inject-panics must be a probability from 0 to 1, not {}",
-            args.inject_panics
-        ));
-    }
+    let stacks = args.stacks.strategy();
     let fleet_names: Vec<String> = scenario.fleets.iter().map(|f| f.name.clone()).collect();
     let arena = (scenario.arena.width, scenario.arena.height);
     let time_step = scenario.time_step;
@@ -123,8 +127,14 @@ fn run(args: &Args, mut scenario: Scenario) -> Result<(), String> {
         quiet_injected_panics();
     }
 
-    let battle = Battle::new(scenario).with_injected_panics(args.inject_panics);
+    // Bars on stderr for the long phases, when it is a terminal (nothing when piped).
+    let mut bars = Bars::on_stderr();
+    bars.start("setting up the fleets", 0);
+    let battle = Battle::new(scenario)
+        .with_injected_panics(args.inject_panics)
+        .with_stacks(stacks);
     let mut skirmish = Skirmish::with_battle(battle, seed, budget).map_err(|e| e.to_string())?;
+    bars.finish();
     if !args.json {
         let start: Vec<String> = fleet_names
             .iter()
@@ -132,10 +142,11 @@ fn run(args: &Args, mut scenario: Scenario) -> Result<(), String> {
             .map(|(name, n)| format!("{name} {n}"))
             .collect();
         println!(
-            "{}: {} (seed {seed}, up to {frames} frames of {:.0} ms)",
+            "{}: {} (seed {seed}, up to {frames} frames of {:.0} ms, {} stacks)",
             skirmish.battle.scenario.name,
             start.join(" vs "),
-            time_step * 1000.0
+            time_step * 1000.0,
+            stack_name(stacks),
         );
     }
     if args.trace.is_some() {
@@ -163,12 +174,29 @@ fn run(args: &Args, mut scenario: Scenario) -> Result<(), String> {
     let mut picture = Picture::new();
 
     let soak_report = match args.soak {
-        Some(soak_frames) => Some(run_soak(args, &mut skirmish, soak_frames as usize)?),
+        Some(soak_frames) => {
+            bars.start("soak", u64::from(soak_frames));
+            Some(run_soak(
+                args,
+                &mut skirmish,
+                soak_frames as usize,
+                &mut bars,
+            )?)
+        }
         None => None,
     };
+    if args.soak.is_none() {
+        let what = if args.render.is_some() {
+            "frames (and the GIF)"
+        } else {
+            "frames"
+        };
+        bars.start(what, frames as u64);
+    }
     while args.soak.is_none() && skirmish.frames() < frames && !skirmish.is_over() {
         skirmish.step();
-        report_panics(&mut skirmish, args.json);
+        bars.set(skirmish.frames() as u64);
+        bars.suspend(&mut || report_panics(&mut skirmish, args.json));
         picture.collect(&skirmish);
         let frame = skirmish.frames();
         if let Some((renderer, every)) = &mut gif {
@@ -179,9 +207,10 @@ fn run(args: &Args, mut scenario: Scenario) -> Result<(), String> {
             }
         }
         if !args.json && args.progress > 0 && frame % args.progress as usize == 0 {
-            progress(&skirmish, &fleet_names, args.progress as usize);
+            bars.suspend(&mut || progress(&skirmish, &fleet_names, args.progress as usize));
         }
     }
+    bars.finish();
 
     if let Some((mut renderer, _)) = gif {
         // Hold the last picture for a moment.
@@ -223,7 +252,9 @@ fn run(args: &Args, mut scenario: Scenario) -> Result<(), String> {
         print_busiest_tasklets(&skirmish);
     }
     // Every ship leaves: their stacks must all come back (the baseline before set-up).
+    bars.start("despawning the ships", 0);
     let left_over = skirmish.teardown();
+    bars.finish();
     summary.stacks_in_use_after_teardown = Some(left_over);
     if args.json {
         let mut json = summary.to_json();
@@ -310,25 +341,36 @@ fn quiet_injected_panics() {
 }
 
 /// Runs the soak, printing a line per sample (unless `--json`).
-fn run_soak(args: &Args, skirmish: &mut Skirmish, frames: usize) -> Result<SoakReport, String> {
+fn run_soak(
+    args: &Args,
+    skirmish: &mut Skirmish,
+    frames: usize,
+    bars: &mut Bars,
+) -> Result<SoakReport, String> {
     let json = args.json;
     let options = SoakOptions::new(frames);
+    let bars = std::cell::RefCell::new(bars);
     soak::run(
         skirmish,
         options,
-        |s| report_panics(s, json),
+        |s| {
+            bars.borrow_mut().set(s.frames() as u64);
+            bars.borrow_mut().suspend(&mut || report_panics(s, json));
+        },
         |sample| {
             if !json {
-                println!(
-                    "soak frame {:>7}  rss {:>8.1} MiB  stack pool {:>6}  in use {:>6}  \
+                bars.borrow_mut().suspend(&mut || {
+                    println!(
+                        "soak frame {:>7}  rss {:>8.1} MiB  stack pool {:>6}  in use {:>6}  \
                      ships {:>6}  tasklets {:>6}",
-                    sample.frame,
-                    sample.rss_bytes.unwrap_or(0) as f64 / (1024.0 * 1024.0),
-                    sample.pool_stacks,
-                    sample.stacks_in_use,
-                    sample.ships,
-                    sample.tasklets
-                );
+                        sample.frame,
+                        sample.rss_bytes.unwrap_or(0) as f64 / (1024.0 * 1024.0),
+                        sample.pool_stacks,
+                        sample.stacks_in_use,
+                        sample.ships,
+                        sample.tasklets
+                    )
+                });
             }
         },
     )

@@ -15,15 +15,16 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, ValueEnum};
-use demos::cli::BudgetArgs;
-use demos::skirmish::percentile;
-use demos::swarm::{copying_stacks, Swarm, SwarmConfig, FRAME};
-use engine::{Budget, StackStrategy};
+use clap::Parser;
+use demos::cli::{self, stack_name, BudgetArgs, Stacks};
+use demos::measure::percentile;
+use demos::progress::{Bars, Progress};
+use demos::swarm::{Swarm, SwarmConfig, FRAME};
+use engine::Budget;
 
 /// Animals rest, wander, flock and flee; every one is a tasklet running a plain script.
 #[derive(Debug, Parser)]
-#[command(version, about, long_about = None)]
+#[command(version, long_about = None)]
 struct Args {
     /// Animals on the field (entities, each with a tasklet).
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=50_000_000))]
@@ -42,7 +43,7 @@ struct Args {
     #[arg(long, value_enum, default_value_t = Stacks::Dedicated)]
     stacks: Stacks,
     /// Usable stack per tasklet: bytes, or with a suffix (64k, 1m). At least 16k.
-    #[arg(long, default_value = "64k", value_parser = parse_size)]
+    #[arg(long, default_value = "64k", value_parser = cli::stack_size)]
     stack_size: usize,
     /// Print a progress line every this many frames (0: none).
     #[arg(long, default_value_t = 60)]
@@ -50,39 +51,6 @@ struct Args {
     /// End with one line of JSON (and print nothing else).
     #[arg(long)]
     json: bool,
-}
-
-/// The `--stacks` choices.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum Stacks {
-    /// A guarded stack of its own for every tasklet.
-    Dedicated,
-    /// Stack copying: tasklets share one stack and keep their used part on the heap.
-    Copying,
-}
-
-/// Parses `65536`, `64k`, `64KiB`, `1m` or `1MiB` into bytes (at least 16 KiB).
-fn parse_size(text: &str) -> Result<usize, String> {
-    let lower = text.trim().to_ascii_lowercase();
-    let (digits, unit) = match lower.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => lower.split_at(i),
-        None => (lower.as_str(), ""),
-    };
-    let scale = match unit.trim() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1024,
-        "m" | "mb" | "mib" => 1024 * 1024,
-        other => return Err(format!("unknown unit {other:?} (use k or m)")),
-    };
-    let bytes = digits
-        .parse::<usize>()
-        .ok()
-        .and_then(|n| n.checked_mul(scale))
-        .ok_or_else(|| format!("{text:?} is not a size in bytes (e.g. 65536, 64k, 1m)"))?;
-    if bytes < 16 * 1024 {
-        return Err(format!("{text} is too small: a stack needs at least 16k"));
-    }
-    Ok(bytes)
 }
 
 fn main() -> ExitCode {
@@ -99,10 +67,7 @@ fn main() -> ExitCode {
 fn run(args: &Args) -> Result<(), String> {
     let budget = args.budget.budget()?;
     let entities = args.entities as usize;
-    let stacks = match args.stacks {
-        Stacks::Dedicated => StackStrategy::dedicated(),
-        Stacks::Copying => copying_stacks(),
-    };
+    let stacks = args.stacks.strategy();
     let config = SwarmConfig {
         entities,
         seed: args.seed,
@@ -125,7 +90,9 @@ fn run(args: &Args) -> Result<(), String> {
             FRAME.as_secs_f64() * 1000.0,
         );
     }
-    let mut swarm = Swarm::new(config).map_err(|e| e.to_string())?;
+    // Bars on stderr while setting up, running and tearing down, when it is a terminal.
+    let mut bars = Bars::on_stderr();
+    let mut swarm = Swarm::with_progress(config, &mut bars).map_err(|e| e.to_string())?;
     if !args.json {
         println!(
             "spawned {entities} animals in {:.0} ms and ran each once in {:.0} ms, on a {:.0} m \
@@ -139,15 +106,17 @@ fn run(args: &Args) -> Result<(), String> {
     }
     let every = args.progress as usize;
     let mut resumed_since = 0u64;
+    bars.start("frames", u64::from(args.frames));
     while swarm.frames() < args.frames as usize {
         resumed_since += swarm.step().resumed;
         let frame = swarm.frames();
+        bars.set(frame as u64);
         if !args.json && every > 0 && frame % every == 0 {
-            progress(&swarm, every, resumed_since, &budget_text);
+            bars.suspend(&mut || progress(&swarm, every, resumed_since, &budget_text));
             resumed_since = 0;
         }
     }
-    let summary = swarm.finish();
+    let summary = swarm.finish_with_progress(&mut bars);
     if args.json {
         println!("{}", summary.to_json());
     } else {
@@ -177,26 +146,4 @@ fn progress(swarm: &Swarm, window: usize, resumed: u64, budget: &str) {
         percentile(recent_tasklets, 99.0),
         resumed as f64 / recent.len().max(1) as f64,
     );
-}
-
-fn stack_name(strategy: StackStrategy) -> &'static str {
-    strategy.kind().name()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_size;
-    use demos::swarm::DEFAULT_STACK_SIZE;
-
-    #[test]
-    fn sizes_parse_with_and_without_units() {
-        assert_eq!(parse_size("65536"), Ok(65536));
-        // The default of --stack-size.
-        assert_eq!(parse_size("64k"), Ok(DEFAULT_STACK_SIZE));
-        assert_eq!(parse_size("64KiB"), Ok(64 * 1024));
-        assert_eq!(parse_size("1m"), Ok(1 << 20));
-        assert!(parse_size("8k").is_err());
-        assert!(parse_size("64q").is_err());
-        assert!(parse_size("k").is_err());
-    }
 }

@@ -287,8 +287,8 @@ pub fn set_up(
                 .expect("a checked scenario names only known classes");
             for _ in 0..squadron.count {
                 serial += 1;
-                let r = fleet.spread * rng.unit().sqrt();
-                let offset = Vec2::from_angle(rng.range(0.0, std::f64::consts::TAU)) * r;
+                let r = fleet.spread * rng.next_f64().sqrt();
+                let offset = Vec2::from_angle(rng.uniform(0.0..std::f64::consts::TAU)) * r;
                 let ship = Ship {
                     fleet: fleet_index,
                     class,

@@ -1,5 +1,5 @@
 //! A tiny software rasterizer over palette indices: lines, filled triangles, circles,
-//! rectangles and a 3x5 pixel font. Everything is clipped to the canvas.
+//! rectangles (text is in `text.rs`). Everything is clipped to the canvas.
 
 /// A picture as one palette index per pixel, rows top to bottom.
 #[derive(Clone, Debug)]
@@ -196,83 +196,6 @@ impl Canvas {
             }
         }
     }
-
-    /// Text in the 3x5 font, each font pixel `scale` pixels square; returns the width.
-    pub(crate) fn text(&mut self, x: i64, y: i64, text: &str, scale: i64, colour: u8) -> i64 {
-        let mut pen = x;
-        for c in text.chars() {
-            let rows = glyph(c);
-            for (row, bits) in rows.iter().enumerate() {
-                for col in 0..3 {
-                    if bits & (0b100 >> col) != 0 {
-                        self.rect(
-                            pen + col * scale,
-                            y + row as i64 * scale,
-                            scale,
-                            scale,
-                            colour,
-                        );
-                    }
-                }
-            }
-            pen += 4 * scale;
-        }
-        pen - x
-    }
-}
-
-/// The 3x5 glyph of `c` (letters are upper-cased; unknown characters are blank), one
-/// row per byte, top row first, the leftmost pixel in bit 2.
-fn glyph(c: char) -> [u8; 5] {
-    match c.to_ascii_uppercase() {
-        '0' => [0b111, 0b101, 0b101, 0b101, 0b111],
-        '1' => [0b010, 0b110, 0b010, 0b010, 0b111],
-        '2' => [0b111, 0b001, 0b111, 0b100, 0b111],
-        '3' => [0b111, 0b001, 0b111, 0b001, 0b111],
-        '4' => [0b101, 0b101, 0b111, 0b001, 0b001],
-        '5' => [0b111, 0b100, 0b111, 0b001, 0b111],
-        '6' => [0b111, 0b100, 0b111, 0b101, 0b111],
-        '7' => [0b111, 0b001, 0b001, 0b010, 0b010],
-        '8' => [0b111, 0b101, 0b111, 0b101, 0b111],
-        '9' => [0b111, 0b101, 0b111, 0b001, 0b111],
-        'A' => [0b010, 0b101, 0b111, 0b101, 0b101],
-        'B' => [0b110, 0b101, 0b110, 0b101, 0b110],
-        'C' => [0b011, 0b100, 0b100, 0b100, 0b011],
-        'D' => [0b110, 0b101, 0b101, 0b101, 0b110],
-        'E' => [0b111, 0b100, 0b110, 0b100, 0b111],
-        'F' => [0b111, 0b100, 0b110, 0b100, 0b100],
-        'G' => [0b011, 0b100, 0b101, 0b101, 0b011],
-        'H' => [0b101, 0b101, 0b111, 0b101, 0b101],
-        'I' => [0b111, 0b010, 0b010, 0b010, 0b111],
-        'J' => [0b001, 0b001, 0b001, 0b101, 0b010],
-        'K' => [0b101, 0b101, 0b110, 0b101, 0b101],
-        'L' => [0b100, 0b100, 0b100, 0b100, 0b111],
-        'M' => [0b101, 0b111, 0b111, 0b101, 0b101],
-        'N' => [0b110, 0b101, 0b101, 0b101, 0b101],
-        'O' => [0b010, 0b101, 0b101, 0b101, 0b010],
-        'P' => [0b110, 0b101, 0b110, 0b100, 0b100],
-        'Q' => [0b010, 0b101, 0b101, 0b110, 0b011],
-        'R' => [0b110, 0b101, 0b110, 0b101, 0b101],
-        'S' => [0b011, 0b100, 0b010, 0b001, 0b110],
-        'T' => [0b111, 0b010, 0b010, 0b010, 0b010],
-        'U' => [0b101, 0b101, 0b101, 0b101, 0b111],
-        'V' => [0b101, 0b101, 0b101, 0b101, 0b010],
-        'W' => [0b101, 0b101, 0b111, 0b111, 0b101],
-        'X' => [0b101, 0b101, 0b010, 0b101, 0b101],
-        'Y' => [0b101, 0b101, 0b010, 0b010, 0b010],
-        'Z' => [0b111, 0b001, 0b010, 0b100, 0b111],
-        '.' => [0, 0, 0, 0, 0b010],
-        ',' => [0, 0, 0, 0b010, 0b100],
-        ':' => [0, 0b010, 0, 0b010, 0],
-        '-' => [0, 0, 0b111, 0, 0],
-        '+' => [0, 0b010, 0b111, 0b010, 0],
-        '=' => [0, 0b111, 0, 0b111, 0],
-        '/' => [0b001, 0b001, 0b010, 0b100, 0b100],
-        '%' => [0b101, 0b001, 0b010, 0b100, 0b101],
-        '(' => [0b010, 0b100, 0b100, 0b100, 0b010],
-        ')' => [0b010, 0b001, 0b001, 0b001, 0b010],
-        _ => [0; 5],
-    }
 }
 
 #[cfg(test)]
@@ -333,14 +256,5 @@ mod tests {
             }
         }
         assert!(count(&c, 7) >= 45 && count(&c, 8) >= 40);
-    }
-
-    #[test]
-    fn text_draws_known_glyphs_and_skips_unknown_ones() {
-        let mut c = Canvas::new(40, 10);
-        let width = c.text(0, 0, "1?", 1, 9);
-        assert_eq!(width, 8);
-        // '1' has 8 lit pixels in the 3x5 font; '?' is blank.
-        assert_eq!(count(&c, 9), 8);
     }
 }

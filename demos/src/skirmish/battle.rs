@@ -3,10 +3,12 @@
 
 use std::cell::{Cell, RefCell};
 
+use engine::StackStrategy;
 use hecs::Entity;
 
-use super::{Sensors, Vec2};
+use super::Sensors;
 use crate::scenario::Scenario;
+use crate::Vec2;
 
 /// The shared state of one battle. Systems write it in the system phase and behaviours
 /// read it during their slices; the two never run at the same time.
@@ -25,6 +27,9 @@ pub struct Battle {
     pub inject_panics: f64,
     /// Panics injected so far.
     pub panics_injected: Cell<u64>,
+    /// Where the ships' stacks live (set with [`Battle::with_stacks`]); `None` follows
+    /// the scheduler's default (dedicated).
+    pub stacks: Option<StackStrategy>,
 }
 
 impl Battle {
@@ -42,6 +47,7 @@ impl Battle {
             longest_range,
             inject_panics: 0.0,
             panics_injected: Cell::new(0),
+            stacks: None,
             scenario,
         }
     }
@@ -50,6 +56,12 @@ impl Battle {
     /// fault points with probability `rate` (drawn from the ship's seeded generator).
     pub fn with_injected_panics(mut self, rate: f64) -> Battle {
         self.inject_panics = rate;
+        self
+    }
+
+    /// The same battle with the ships' tasklets on `strategy`'s stacks.
+    pub fn with_stacks(mut self, strategy: StackStrategy) -> Battle {
+        self.stacks = Some(strategy);
         self
     }
 }

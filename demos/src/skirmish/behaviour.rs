@@ -18,8 +18,9 @@ use engine::{Actor, Context};
 use hecs::Entity;
 use uthread::ChannelError;
 
-use super::{Battle, Departure, Fire, Helm, Hit, Hull, Motion, Vec2};
+use super::{Battle, Departure, Fire, Helm, Hit, Hull, Motion};
 use crate::scenario::ShipClass;
+use crate::Vec2;
 
 /// Why a ship leaves the battle (its behaviour returns and its entity is despawned).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

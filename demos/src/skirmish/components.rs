@@ -3,7 +3,7 @@
 
 use hecs::Entity;
 
-use super::Vec2;
+use crate::Vec2;
 
 /// Which side and class a ship is; never changes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

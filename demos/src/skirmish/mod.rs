@@ -13,7 +13,6 @@ mod report;
 mod sensors;
 pub mod soak;
 pub mod systems;
-mod vec2;
 
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -25,9 +24,11 @@ pub use battle::{Battle, BattleLog, Departure, ShotRecord};
 pub use behaviour::INJECTED_FAULT;
 pub use components::{Fire, Helm, Hit, Hull, Motion, Ship};
 pub use picture::{explosion_mark, ship_marks, shot_mark, Picture};
-pub use report::{percentile, Summary};
+pub use report::{Outcome, Summary};
 pub use sensors::{Contact, Sensors};
-pub use vec2::Vec2;
+// The shared pieces the skirmish has always exported from here.
+pub use crate::measure::percentile;
+pub use crate::vec2::Vec2;
 
 use crate::scenario::Scenario;
 use crate::Rng;
@@ -161,12 +162,15 @@ impl Skirmish {
     ) -> Result<Skirmish, engine::SpawnError> {
         let dt = Duration::from_secs_f64(battle.scenario.time_step);
         let battle = Rc::new(battle);
-        let mut driver = FrameDriver::builder()
+        let mut builder = FrameDriver::builder()
             .budget(budget)
             .seed(seed)
             .stack_size(SHIP_STACK_SIZE)
-            .on_panic(CrashPolicy::Despawn)
-            .build();
+            .on_panic(CrashPolicy::Despawn);
+        if let Some(strategy) = battle.stacks {
+            builder = builder.stack_strategy(strategy);
+        }
+        let mut driver = builder.build();
         systems::install(&mut driver, &battle);
         let mut world = World::new();
         let mut rng = Rng::new(seed);
@@ -287,14 +291,18 @@ impl Skirmish {
         counts
     }
 
+    /// How the battle stands: one fleet left, none left, or more than one still
+    /// fighting.
+    pub fn outcome(&self) -> Outcome {
+        Outcome::of(&self.on_field())
+    }
+
     /// The fleet left on the field when every other is gone; `None` while more than one
-    /// fleet fights (or when none is left).
+    /// fleet fights, and when none is left (a draw: see [`Skirmish::outcome`]).
     pub fn winner(&self) -> Option<usize> {
-        let on_field = self.on_field();
-        let mut standing = on_field.iter().enumerate().filter(|(_, n)| **n > 0);
-        match (standing.next(), standing.next()) {
-            (Some((fleet, _)), None) => Some(fleet),
-            _ => None,
+        match self.outcome() {
+            Outcome::Winner(fleet) => Some(fleet),
+            Outcome::Draw | Outcome::Undecided => None,
         }
     }
 
@@ -467,8 +475,8 @@ fn spawn_ship(
         .iter()
         .fold(Vec2::ZERO, |sum, p| sum + *p * (1.0 / others.len() as f64));
     let heading = (enemy - centre).angle();
-    let r = fleet.spread * rng.unit().sqrt();
-    let offset = Vec2::from_angle(rng.range(0.0, std::f64::consts::TAU)) * r;
+    let r = fleet.spread * rng.next_f64().sqrt();
+    let offset = Vec2::from_angle(rng.uniform(0.0..std::f64::consts::TAU)) * r;
     let mut position = centre + offset;
     position.x = position.x.clamp(0.0, scenario.arena.width);
     position.y = position.y.clamp(0.0, scenario.arena.height);

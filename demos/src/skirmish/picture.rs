@@ -58,7 +58,7 @@ impl Picture {
             ships,
             shots,
             explosions,
-            caption: format!("{}  T+{now:.1}S", skirmish.battle.scenario.name),
+            caption: format!("{}  t+{now:.1} s", skirmish.battle.scenario.name),
         }
     }
 }

@@ -6,6 +6,49 @@ use engine::Budget;
 use serde_json::{json, Map, Value};
 
 use super::Skirmish;
+use crate::measure::percentile;
+
+/// How a battle stands, from the ships each fleet has left on the field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// This fleet (by index) is the only one left.
+    Winner(usize),
+    /// No fleet is left: the last ships died (or warped out) together.
+    Draw,
+    /// More than one fleet is still on the field (the battle ran out of frames).
+    Undecided,
+}
+
+impl Outcome {
+    /// The outcome when each fleet has `on_field[fleet]` ships left.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use demos::skirmish::Outcome;
+    ///
+    /// assert_eq!(Outcome::of(&[0, 3]), Outcome::Winner(1));
+    /// assert_eq!(Outcome::of(&[0, 0]), Outcome::Draw);
+    /// assert_eq!(Outcome::of(&[2, 3]), Outcome::Undecided);
+    /// ```
+    pub fn of(on_field: &[u32]) -> Outcome {
+        let mut standing = on_field.iter().enumerate().filter(|(_, n)| **n > 0);
+        match (standing.next(), standing.next()) {
+            (Some((fleet, _)), None) => Outcome::Winner(fleet),
+            (None, _) => Outcome::Draw,
+            (Some(_), Some(_)) => Outcome::Undecided,
+        }
+    }
+
+    /// `"winner"`, `"draw"` or `"undecided"`: the JSON summary's `outcome`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Winner(_) => "winner",
+            Outcome::Draw => "draw",
+            Outcome::Undecided => "undecided",
+        }
+    }
+}
 
 /// The figures of a battle, for the last line of output (text or JSON).
 #[derive(Clone, Debug, PartialEq)]
@@ -34,7 +77,9 @@ pub struct Summary {
     pub shots: Vec<u64>,
     /// Shots that hit, per fleet.
     pub hits: Vec<u64>,
-    /// The fleet left standing, if the battle was decided.
+    /// Whether one fleet won, none is left, or the battle is undecided.
+    pub outcome: Outcome,
+    /// The name of the fleet left standing, when [`Summary::outcome`] is a winner.
     pub winner: Option<String>,
     /// Median frame time, milliseconds.
     pub frame_ms_p50: f64,
@@ -68,26 +113,6 @@ pub struct Summary {
     pub stacks_in_use_after_teardown: Option<usize>,
 }
 
-/// The `p`-th percentile (0 to 100) of `values`, by nearest rank; 0 for no values.
-///
-/// # Examples
-///
-/// ```
-/// use demos::skirmish::percentile;
-/// assert_eq!(percentile(&[3.0, 1.0, 2.0, 4.0], 50.0), 2.0);
-/// assert_eq!(percentile(&[3.0, 1.0, 2.0, 4.0], 100.0), 4.0);
-/// assert_eq!(percentile(&[], 99.0), 0.0);
-/// ```
-pub fn percentile(values: &[f64], p: f64) -> f64 {
-    if values.is_empty() {
-        return 0.0;
-    }
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
 impl Summary {
     /// The summary of `skirmish` as it stands.
     pub fn of(skirmish: &Skirmish) -> Summary {
@@ -112,6 +137,7 @@ impl Summary {
             reinforcements: log.reinforcements.clone(),
             shots: log.shots_fired.clone(),
             hits: log.hits.clone(),
+            outcome: skirmish.outcome(),
             winner: skirmish.winner().map(|f| scenario.fleets[f].name.clone()),
             frame_ms_p50: percentile(times, 50.0),
             frame_ms_p99: percentile(times, 99.0),
@@ -164,6 +190,7 @@ impl Summary {
             "reinforcements": self.per_fleet(&self.reinforcements),
             "shots": self.per_fleet(&self.shots),
             "hits": self.per_fleet(&self.hits),
+            "outcome": self.outcome.name(),
             "winner": self.winner,
             "frame_ms_p50": self.frame_ms_p50,
             "frame_ms_p99": self.frame_ms_p99,
@@ -211,9 +238,19 @@ impl fmt::Display for Summary {
                 )?;
             }
         }
-        match &self.winner {
-            Some(name) => writeln!(f, "  winner: {name}")?,
-            None => writeln!(f, "  no winner yet: both fleets are still fighting")?,
+        match (self.outcome, &self.winner) {
+            (Outcome::Winner(_), Some(name)) => writeln!(f, "  outcome: {name} won")?,
+            (Outcome::Draw, _) => writeln!(
+                f,
+                "  outcome: a draw; no fleet is left on the field (the last ships went down \
+                 together)"
+            )?,
+            _ => writeln!(
+                f,
+                "  outcome: undecided; both fleets were still fighting when the battle \
+                 stopped after {} frames",
+                self.frames
+            )?,
         }
         let budget = match (self.budget_ms, self.budget_resumes) {
             (Some(ms), _) => format!("{ms} ms of tasklets per frame"),
@@ -244,19 +281,5 @@ impl fmt::Display for Summary {
             )?;
         }
         write!(f, "  world hash: {:016x}", self.world_hash)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::percentile;
-
-    #[test]
-    fn percentiles_by_nearest_rank() {
-        let values: Vec<f64> = (1..=100).map(f64::from).collect();
-        assert_eq!(percentile(&values, 50.0), 50.0);
-        assert_eq!(percentile(&values, 99.0), 99.0);
-        assert_eq!(percentile(&values, 0.0), 1.0);
-        assert_eq!(percentile(&[7.0], 99.0), 7.0);
     }
 }

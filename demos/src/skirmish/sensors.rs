@@ -3,8 +3,9 @@
 
 use hecs::{Entity, World};
 
-use super::{Hull, Motion, Ship, Vec2};
+use super::{Hull, Motion, Ship};
 use crate::scenario::Scenario;
+use crate::Vec2;
 
 /// A ship as the sensors see it.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -15,6 +15,7 @@
 use std::fmt;
 
 use super::Skirmish;
+pub use crate::measure::resident_bytes;
 
 /// Resident memory may exceed the second quarter's peak by this much on top of the
 /// relative tolerance (allocator noise on a small process).
@@ -54,7 +55,7 @@ impl SoakOptions {
 pub struct Sample {
     /// Frames run when it was taken.
     pub frame: usize,
-    /// The process's resident memory (`VmRSS`), bytes; `None` where `/proc` is missing.
+    /// The process's resident memory (`/proc/self/statm`), bytes; `None` where `/proc` is missing.
     pub rss_bytes: Option<u64>,
     /// Stacks mapped by the pool: lent to tasklets plus idle (dedicated), plus shared
     /// stacks (copying).
@@ -121,14 +122,6 @@ impl fmt::Display for SoakReport {
 
 fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
-}
-
-/// The process's resident memory in bytes, from `/proc/self/status` (`VmRSS`).
-pub fn resident_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
 }
 
 /// Takes a sample of `skirmish` now.

@@ -7,7 +7,8 @@ use std::rc::Rc;
 use engine::{FrameDriver, SystemContext};
 use hecs::Entity;
 
-use super::{Battle, Fire, Helm, Hit, Motion, Ship, ShotRecord, Vec2};
+use super::{Battle, Fire, Helm, Hit, Motion, Ship, ShotRecord};
+use crate::Vec2;
 
 /// Adds the systems to `driver`, in the order they run.
 pub fn install(driver: &mut FrameDriver, battle: &Rc<Battle>) {

@@ -281,7 +281,7 @@ mod tests {
         let mut grid = Grid::new(200.0, 12.0);
         let mut all = Vec::new();
         for i in 0..500 {
-            let p = Vec2::new(rng.range(0.0, 200.0), rng.range(0.0, 200.0));
+            let p = Vec2::new(rng.uniform(0.0..200.0), rng.uniform(0.0..200.0));
             let e = world.spawn(());
             grid.insert(e, p, (i % 3) as u8);
             all.push((e, p));
@@ -296,7 +296,7 @@ mod tests {
                 );
             }
             for (e, p) in all.iter_mut().step_by(2) {
-                *p += Vec2::new(rng.range(-30.0, 30.0), rng.range(-30.0, 30.0));
+                *p += Vec2::new(rng.uniform(-30.0..30.0), rng.uniform(-30.0..30.0));
                 assert!(grid.moved(*e, *p));
             }
         }

@@ -11,7 +11,6 @@
 pub mod behaviour;
 mod components;
 mod grid;
-mod memory;
 mod report;
 pub mod systems;
 
@@ -22,14 +21,18 @@ use std::time::{Duration, Instant};
 use engine::{Budget, FrameDriver, FrameStats, StackStrategy, WorldHasher};
 use hecs::World;
 
-pub use crate::skirmish::Vec2;
+pub use crate::measure::resident_bytes;
+pub use crate::vec2::Vec2;
 pub use components::{Activity, Alarmed, Census, Encounter, Herd, Position, Velocity};
 pub use grid::{Grid, Resident};
-pub use memory::resident_bytes;
 pub use report::Summary;
 pub use systems::Mover;
 
+use crate::progress::{Progress, Silent};
 use crate::Rng;
+
+/// Spawns or despawns between two progress reports.
+const PROGRESS_EVERY: usize = 4096;
 
 /// Game time per frame: 60 frames per second.
 pub const FRAME: Duration = Duration::from_nanos(16_666_667);
@@ -118,13 +121,7 @@ impl SwarmConfig {
 
 /// Stack copying for the swarm's animals (`swarm --stacks copying`): about a third of the
 /// memory of dedicated stacks per animal, and a copy per switch.
-#[allow(unsafe_code, reason = "the swarm's opt-in to stack copying")]
-pub fn copying_stacks() -> StackStrategy {
-    // SAFETY: an animal's script (behaviour.rs) keeps no pointer into its stack across a
-    // blocking call: it lends no local to another thread or tasklet, pins no future, and
-    // talks to the systems only through its context and channels, which take owned values.
-    unsafe { StackStrategy::copying() }
-}
+pub use crate::cli::copying_stacks;
 
 /// A swarm in progress, and what was measured of it.
 ///
@@ -201,6 +198,18 @@ impl Swarm {
     /// The engine's spawn error when a tasklet cannot be made (out of stacks: out of
     /// memory, or on kernels without guard regions past about 32,000 animals).
     pub fn new(config: SwarmConfig) -> Result<Swarm, engine::SpawnError> {
+        Swarm::with_progress(config, &mut Silent)
+    }
+
+    /// [`Swarm::new`], telling `progress` how the spawning and the start-up tick go.
+    ///
+    /// # Errors
+    ///
+    /// As [`Swarm::new`].
+    pub fn with_progress(
+        config: SwarmConfig,
+        progress: &mut dyn Progress,
+    ) -> Result<Swarm, engine::SpawnError> {
         let side = (config.entities.max(1) as f64 * AREA_PER_ANIMAL).sqrt();
         let field = Rc::new(Field {
             side,
@@ -226,7 +235,7 @@ impl Swarm {
         let mut rng = Rng::new(config.seed);
         let mut animals: Vec<(usize, Vec2, u8)> = (0..config.entities)
             .map(|i| {
-                let position = Vec2::new(rng.range(0.0, side), rng.range(0.0, side));
+                let position = Vec2::new(rng.uniform(0.0..side), rng.uniform(0.0..side));
                 let herd = (i % usize::from(HERDS)) as u8;
                 (0, position, herd)
             })
@@ -245,7 +254,11 @@ impl Swarm {
         world.reserve::<(Position, Velocity, Herd, Activity, Alarmed)>(
             u32::try_from(config.entities).unwrap_or(u32::MAX),
         );
-        for (_, position, herd) in animals {
+        progress.start("spawning animals", config.entities as u64);
+        for (spawned, (_, position, herd)) in animals.into_iter().enumerate() {
+            if spawned % PROGRESS_EVERY == 0 {
+                progress.set(spawned as u64);
+            }
             let components = (
                 Position(position),
                 Velocity(Vec2::ZERO),
@@ -263,11 +276,13 @@ impl Swarm {
         let setup = setup.elapsed();
 
         // Start-up: every script runs to its first wait.
+        progress.start("first run of every animal", 0);
         let startup = Instant::now();
         driver.set_budget(Budget::Unlimited);
         driver.tick(&mut world, FRAME);
         driver.set_budget(config.budget);
         let startup = startup.elapsed();
+        progress.finish();
         assert_eq!(
             field.started.get(),
             config.entities,
@@ -406,9 +421,24 @@ impl Swarm {
     /// The summary, then tears the swarm down (every tasklet is killed and unwinds)
     /// and adds how long that took.
     pub fn finish(self) -> Summary {
+        self.finish_with_progress(&mut Silent)
+    }
+
+    /// [`Swarm::finish`], telling `progress` how the teardown goes: the animals are
+    /// despawned one by one (each tasklet killed and unwound), then the rest dropped.
+    pub fn finish_with_progress(mut self, progress: &mut dyn Progress) -> Summary {
         let mut summary = self.summary();
         let start = Instant::now();
+        let animals: Vec<hecs::Entity> = self.world.iter().map(|e| e.entity()).collect();
+        progress.start("despawning animals", animals.len() as u64);
+        for (gone, animal) in animals.into_iter().enumerate() {
+            if gone % PROGRESS_EVERY == 0 {
+                progress.set(gone as u64);
+            }
+            self.driver.despawn(&mut self.world, animal);
+        }
         drop(self);
+        progress.finish();
         summary.teardown_ms = Some(start.elapsed().as_secs_f64() * 1000.0);
         summary
     }

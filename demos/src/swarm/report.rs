@@ -3,11 +3,12 @@
 
 use std::fmt;
 
-use engine::{Budget, StackStrategy};
+use engine::Budget;
 use serde_json::{json, Value};
 
 use super::Swarm;
-use crate::skirmish::percentile;
+use crate::cli::stack_name;
+use crate::measure::percentile;
 
 /// The figures of a swarm run, for the last line of output (text or JSON).
 #[derive(Clone, Debug, PartialEq)]
@@ -189,11 +190,6 @@ impl Summary {
             "world_hash": format!("{:016x}", self.world_hash),
         })
     }
-}
-
-/// The name `--stacks` uses for a strategy.
-pub(crate) fn stack_name(strategy: StackStrategy) -> &'static str {
-    strategy.kind().name()
 }
 
 impl fmt::Display for Summary {

@@ -29,7 +29,7 @@ use clap::{Parser, Subcommand};
 
 /// Classic Stackless examples rewritten with uthread.
 #[derive(Debug, Parser)]
-#[command(version, about, long_about = None)]
+#[command(version, long_about = None)]
 struct Args {
     #[command(subcommand)]
     example: Example,

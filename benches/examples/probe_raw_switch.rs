@@ -1,5 +1,6 @@
 //! Instruction-count probe for the floor under `switch_cost`: one bare corosensei
 //! coroutine resumed and suspended N times (`valgrind --tool=callgrind ... N`).
+//! Build it with `cargo build --release -p benches --examples`.
 use corosensei::{Coroutine, CoroutineResult};
 
 fn main() {

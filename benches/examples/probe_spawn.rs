@@ -1,6 +1,7 @@
 //! Instruction-count probe for the spawn path: N times spawn a trivial tasklet on a
 //! warmed-up scheduler, run it, join it (as `spawn/tasklet_pooled` does):
 //! `valgrind --tool=callgrind target/release/examples/probe_spawn 10000`.
+//! Build it with `cargo build --release -p benches --examples`.
 fn main() {
     let n: u64 = std::env::args()
         .nth(1)

@@ -1,5 +1,6 @@
 //! Instruction-count probe for channel round trips between two tasklets
 //! (`valgrind --tool=callgrind target/release/examples/probe_pingpong N`).
+//! Build it with `cargo build --release -p benches --examples`.
 fn main() {
     let n: u64 = std::env::args()
         .nth(1)

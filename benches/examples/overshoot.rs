@@ -8,11 +8,12 @@
 //! slice of each frame started and how much of the overshoot was not that slice.
 //!
 //! ```sh
-//! cargo run --release -p engine --example overshoot [frames]
+//! cargo run --release -p benches --example overshoot [frames]
 //! ```
 
 use std::time::{Duration, Instant};
 
+use demos::measure::percentile;
 use engine::{Actor, Budget, FrameDriver, SpanKind};
 
 fn main() {
@@ -110,13 +111,4 @@ fn main() {
         percentile(&after_last, 50.0),
         percentile(&after_last, 99.0)
     );
-}
-
-/// The `p`th percentile of sorted `values` (nearest rank).
-fn percentile(values: &[Duration], p: f64) -> Duration {
-    if values.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * values.len() as f64).ceil() as usize;
-    values[rank.clamp(1, values.len()) - 1]
 }

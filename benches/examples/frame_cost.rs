@@ -6,7 +6,7 @@
 //! components, then wait for the next frame.
 //!
 //! ```sh
-//! cargo run --release -p engine --example frame_cost [entities] [frames]
+//! cargo run --release -p benches --example frame_cost [entities] [frames]
 //! ```
 
 use std::cell::{Cell, RefCell};

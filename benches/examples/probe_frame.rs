@@ -1,6 +1,7 @@
 //! Instruction-count probe for a frame: N tasklets that each bump a counter and call
 //! `be_nice()`, ticked F times on a manual clock
 //! (`valgrind --tool=callgrind target/release/examples/probe_frame N F`).
+//! Build it with `cargo build --release -p benches --examples`.
 use std::cell::Cell;
 use std::rc::Rc;
 

@@ -1,6 +1,7 @@
 //! Instruction-count probe for the switch path: two tasklets taking turns with
 //! `schedule()` N times each. Run under callgrind with two N to get the cost per switch:
 //! `valgrind --tool=callgrind target/release/examples/probe_switch 100000`.
+//! Build it with `cargo build --release -p benches --examples`.
 fn main() {
     let n: u64 = std::env::args()
         .nth(1)
