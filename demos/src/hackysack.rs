@@ -8,7 +8,7 @@ use std::fmt;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use uthread::{Builder, Channel, RunError, RunOutcome, SpawnError};
+use uthread::{Builder, Channel, RunError, RunOutcome, Scheduler, SpawnError};
 
 use crate::Rng;
 
@@ -40,7 +40,8 @@ pub struct Outcome {
     pub create: Duration,
     /// From the first kick until the last player went home.
     pub game: Duration,
-    /// Dropping the scheduler and the channels (stacks back to the system).
+    /// Dropping the channels, and after the last round the scheduler (stacks back to
+    /// the system).
     pub teardown: Duration,
 }
 
@@ -229,6 +230,39 @@ fn player(me: usize, circle: Rc<Circle>) {
 /// assert_eq!((outcome.kicks, outcome.went_home), (50, 10));
 /// ```
 pub fn play(game: &Game) -> Result<Outcome, HackysackError> {
+    let mut rounds = play_rounds(game, 1)?;
+    Ok(rounds.remove(0))
+}
+
+/// Plays `rounds` games one after the other on one scheduler, as the greenlet peer plays
+/// its rounds in one process: the second game's players get the first game's stacks
+/// from the pool, warm (the scheduler keeps up to `players` idle stacks' memory). The
+/// last round's teardown includes dropping the scheduler.
+///
+/// # Errors
+///
+/// As [`play`], for the first round that fails.
+pub fn play_rounds(game: &Game, rounds: usize) -> Result<Vec<Outcome>, HackysackError> {
+    let start = Instant::now();
+    let sched = game.scheduler.clone().max_idle_stacks(game.players).build();
+    let setup = start.elapsed();
+    let mut outcomes = Vec::with_capacity(rounds);
+    for _ in 0..rounds.max(1) {
+        outcomes.push(play_on(game, &sched)?);
+    }
+    let start = Instant::now();
+    drop(sched);
+    if let Some(last) = outcomes.last_mut() {
+        last.teardown += start.elapsed();
+    }
+    if let Some(first) = outcomes.first_mut() {
+        first.create += setup;
+    }
+    Ok(outcomes)
+}
+
+/// One game on `sched`.
+fn play_on(game: &Game, sched: &Scheduler) -> Result<Outcome, HackysackError> {
     if game.players < 2 || game.turns == 0 {
         return Err(HackysackError::NoGame {
             players: game.players,
@@ -236,7 +270,6 @@ pub fn play(game: &Game) -> Result<Outcome, HackysackError> {
         });
     }
     let start = Instant::now();
-    let sched = game.scheduler.clone().build();
     let circle = Rc::new(Circle {
         inboxes: (0..game.players).map(|_| Channel::new()).collect(),
         rng: RefCell::new(Rng::new(game.seed)),
@@ -249,7 +282,7 @@ pub fn play(game: &Game) -> Result<Outcome, HackysackError> {
         let circle = circle.clone();
         // Unnamed: naming 100,000 tasklets would cost more than creating them.
         Builder::new()
-            .spawn_on(&sched, move || player(me, circle))
+            .spawn_on(sched, move || player(me, circle))
             .map_err(|error| HackysackError::Spawn {
                 player: me,
                 players: game.players,
@@ -282,7 +315,6 @@ pub fn play(game: &Game) -> Result<Outcome, HackysackError> {
     }
 
     let start = Instant::now();
-    drop(sched);
     drop(circle);
     let teardown = start.elapsed();
     Ok(Outcome {
@@ -307,6 +339,15 @@ mod tests {
             seed,
             scheduler: Scheduler::builder(),
             verbose: false,
+        }
+    }
+
+    #[test]
+    fn rounds_on_one_scheduler_are_whole_games() {
+        let outcomes = play_rounds(&game(300, 200, 4), 3).unwrap();
+        assert_eq!(outcomes.len(), 3);
+        for outcome in &outcomes {
+            assert_eq!((outcome.kicks, outcome.went_home), (200, 300));
         }
     }
 

@@ -81,4 +81,4 @@ pub use rng::Rng;
 pub use stats::{FrameStats, Incident, SliceSummary, TaskletTimes};
 pub use system::SystemContext;
 pub use trace::{Span, SpanKind, Trace, Track};
-pub use uthread::{Budget, StackStrategy};
+pub use uthread::{Budget, StackKind, StackStrategy};
