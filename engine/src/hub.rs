@@ -58,6 +58,8 @@ pub(crate) struct Hub {
     /// Seed of the actors' generators, and how many actors have been started.
     pub(crate) seed: u64,
     pub(crate) started: Cell<u64>,
+    /// Actors' labels for the live stall reports (empty when they are off).
+    pub(crate) stall_labels: RefCell<crate::stall::StallLabels>,
 }
 
 impl Hub {
@@ -71,6 +73,7 @@ impl Hub {
             frame: Cell::new(FrameInfo::default()),
             seed,
             started: Cell::new(0),
+            stall_labels: RefCell::default(),
         }
     }
 
