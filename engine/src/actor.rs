@@ -145,9 +145,7 @@ pub(crate) fn start(
         ctx.returned();
     })?;
     let tasklet = handle.tasklet().clone();
-    hub.stall_labels
-        .borrow()
-        .insert(tasklet.id(), &name, entity);
+    hub.stall_labels.borrow().insert(tasklet.id(), entity);
     // Detach: a panic then goes to the scheduler's error handler, which maps it back to
     // the entity.
     drop(handle);

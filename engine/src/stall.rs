@@ -12,37 +12,35 @@ use uthread::{Scheduler, StallReport, TaskletId};
 /// The default threshold of the engine's stall reports.
 pub const DEFAULT_STALL_THRESHOLD: Duration = Duration::from_millis(100);
 
-/// Labels of the live actors' tasklets, shared with the watchdog thread.
+/// The entity of each live actor's tasklet, shared with the watchdog thread (the
+/// tasklet's name comes with the report).
 #[derive(Clone, Debug, Default)]
-pub(crate) struct StallLabels(Option<Arc<Mutex<HashMap<TaskletId, String>>>>);
+pub(crate) struct StallLabels(Option<Arc<Mutex<HashMap<TaskletId, Entity>>>>);
 
 impl StallLabels {
     /// Turns the reports on for `scheduler`: they go to stderr, labelled.
     pub(crate) fn install(scheduler: &Scheduler, threshold: Duration) -> StallLabels {
-        let labels: Arc<Mutex<HashMap<TaskletId, String>>> = Arc::default();
+        let labels: Arc<Mutex<HashMap<TaskletId, Entity>>> = Arc::default();
         let theirs = labels.clone();
         scheduler.set_stall_threshold(Some(threshold));
         scheduler.set_stall_handler(move |report: &StallReport| {
-            let label = theirs
+            let entity = theirs
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .get(&report.tasklet)
-                .cloned();
-            eprintln!("{}", describe(report, label.as_deref()));
+                .copied();
+            eprintln!("{}", describe(report, entity));
         });
         StallLabels(Some(labels))
     }
 
     /// Remembers which entity a tasklet runs the behaviour of.
-    pub(crate) fn insert(&self, tasklet: TaskletId, name: &str, entity: Entity) {
+    pub(crate) fn insert(&self, tasklet: TaskletId, entity: Entity) {
         if let Some(labels) = &self.0 {
             labels
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .insert(
-                    tasklet,
-                    format!("actor '{name}' (entity {entity:?}, tasklet {tasklet})"),
-                );
+                .insert(tasklet, entity);
         }
     }
 
@@ -57,15 +55,16 @@ impl StallLabels {
     }
 }
 
-/// One line for a stall report, labelled with its actor when there is one.
-pub(crate) fn describe(report: &StallReport, label: Option<&str>) -> String {
+/// One line for a stall report, naming its actor's entity when there is one.
+pub(crate) fn describe(report: &StallReport, entity: Option<Entity>) -> String {
     let ms = report.running_for.as_secs_f64() * 1000.0;
-    let who = match label {
-        Some(label) => label.to_owned(),
-        None => match &report.name {
-            Some(name) => format!("tasklet '{name}' ({})", report.tasklet),
-            None => format!("tasklet {}", report.tasklet),
-        },
+    let name = report.name.as_deref().unwrap_or("?");
+    let who = match entity {
+        Some(entity) => format!(
+            "actor '{name}' (entity {entity:?}, tasklet {})",
+            report.tasklet
+        ),
+        None => format!("tasklet '{name}' ({})", report.tasklet),
     };
     if report.ended {
         format!("engine: stall: {who} ran {ms:.0} ms in one slice; it has yielded now")

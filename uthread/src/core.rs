@@ -128,6 +128,9 @@ pub(crate) struct Shared {
     pub(crate) external_wakers: Cell<usize>,
     pub(crate) pumping: Cell<bool>,
     pub(crate) closing: Cell<bool>,
+    /// Being torn down (its `Scheduler` dropped): the pool and the watchdog go with it,
+    /// so ending tasklets need not give pages back or names up one by one.
+    pub(crate) tearing_down: Cell<bool>,
     /// Its `Scheduler` was dropped while its pump ran: torn down when the pump returns.
     pub(crate) orphaned: Cell<bool>,
     /// Wait refs whose drop may run user code, dropped by the pump.
@@ -247,6 +250,7 @@ impl Shared {
                 pumping: Cell::new(false),
                 closing: Cell::new(false),
                 orphaned: Cell::new(false),
+                tearing_down: Cell::new(false),
                 garbage: RefCell::new(Vec::new()),
                 hard_deadline: Cell::new(None),
                 interrupted: RefCell::new(None),
@@ -288,7 +292,7 @@ impl Shared {
                     Some(monitor) => {
                         for task in self.registry.borrow().values() {
                             if let Some(name) = task.name.borrow().as_deref() {
-                                monitor.name(task.key.id(), name.into());
+                                monitor.name(task.key.id(), name);
                             }
                         }
                     }

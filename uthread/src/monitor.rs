@@ -132,6 +132,14 @@ fn print_report(report: &StallReport) {
     eprintln!("uthread: stall: {report}");
 }
 
+/// Tasklet names for the reports, each distinct name kept once (a million tasklets
+/// usually share a handful of names).
+#[derive(Default)]
+struct Names {
+    by_tasklet: HashMap<u64, Arc<str>>,
+    interned: std::collections::HashSet<Arc<str>>,
+}
+
 /// What the pump publishes and the watchdog thread reads.
 struct Watch {
     /// Bumped at every slice start and end.
@@ -146,7 +154,7 @@ struct Watch {
     /// The flag of the scheduler's thread.
     preempt: &'static AtomicBool,
     /// Names of named tasklets, for the reports (filled only while a watchdog exists).
-    names: Mutex<HashMap<u64, Arc<str>>>,
+    names: Mutex<Names>,
     handler: Mutex<Option<Arc<StallHandler>>>,
     /// The last report made (the live window shows it).
     last: Mutex<Option<StallReport>>,
@@ -175,6 +183,7 @@ impl Watch {
         self.names
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .by_tasklet
             .get(&id)
             .cloned()
     }
@@ -263,7 +272,7 @@ impl Monitor {
             threshold: AtomicU64::new(threshold_ns(stall_threshold)),
             epoch: Instant::now(),
             preempt: PREEMPT.with(|flag| *flag),
-            names: Mutex::new(HashMap::new()),
+            names: Mutex::new(Names::default()),
             handler: Mutex::new(None),
             last: Mutex::new(None),
             shutdown: AtomicBool::new(false),
@@ -338,12 +347,21 @@ impl Monitor {
     }
 
     /// Names a tasklet for the reports.
-    pub(crate) fn name(&self, tasklet: TaskletId, name: Arc<str>) {
-        self.watch
+    pub(crate) fn name(&self, tasklet: TaskletId, name: &str) {
+        let mut names = self
+            .watch
             .names
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(tasklet.0, name);
+            .unwrap_or_else(PoisonError::into_inner);
+        let name = match names.interned.get(name) {
+            Some(name) => name.clone(),
+            None => {
+                let name: Arc<str> = name.into();
+                names.interned.insert(name.clone());
+                name
+            }
+        };
+        names.by_tasklet.insert(tasklet.0, name);
     }
 
     /// Forgets a tasklet's name (it ended).
@@ -352,6 +370,7 @@ impl Monitor {
             .names
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .by_tasklet
             .remove(&tasklet.0);
     }
 

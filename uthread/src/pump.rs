@@ -342,7 +342,8 @@ impl Shared {
         }
         task.state.set(TaskletState::Dead);
         self.alive.set(self.alive.get() - 1);
-        if let Some(monitor) = self.running_monitor() {
+        // (A scheduler being torn down drops its watchdog's names with it.)
+        if let Some(monitor) = self.running_monitor().filter(|_| !self.tearing_down.get()) {
             if task.name.borrow().is_some() {
                 monitor.forget(task.key.id());
             }

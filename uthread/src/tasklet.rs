@@ -21,7 +21,7 @@ impl Tasklet {
             .as_deref()
             .and_then(Shared::running_monitor)
         {
-            monitor.name(self.task.key.id(), (*name).into());
+            monitor.name(self.task.key.id(), &name);
         }
         *self.task.name.borrow_mut() = Some(name);
     }

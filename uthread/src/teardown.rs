@@ -53,6 +53,7 @@ impl Shared {
         // The stacks are unmapped with the pool: giving their pages back one by one
         // first would only cost system calls.
         self.pool.borrow_mut().set_closing();
+        self.tearing_down.set(true);
         self.teardown_now();
         self.closing.set(true);
         // The main context's tasklet-locals end with its scheduler, as a tasklet's end

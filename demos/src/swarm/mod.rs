@@ -424,19 +424,13 @@ impl Swarm {
         self.finish_with_progress(&mut Silent)
     }
 
-    /// [`Swarm::finish`], telling `progress` how the teardown goes: the animals are
-    /// despawned one by one (each tasklet killed and unwound), then the rest dropped.
-    pub fn finish_with_progress(mut self, progress: &mut dyn Progress) -> Summary {
+    /// [`Swarm::finish`], telling `progress` that the teardown goes on: the driver is
+    /// dropped with every animal's tasklet (its scheduler kills and unwinds them all in
+    /// one sweep, and unmaps their stacks at once), then the world.
+    pub fn finish_with_progress(self, progress: &mut dyn Progress) -> Summary {
         let mut summary = self.summary();
         let start = Instant::now();
-        let animals: Vec<hecs::Entity> = self.world.iter().map(|e| e.entity()).collect();
-        progress.start("despawning animals", animals.len() as u64);
-        for (gone, animal) in animals.into_iter().enumerate() {
-            if gone % PROGRESS_EVERY == 0 {
-                progress.set(gone as u64);
-            }
-            self.driver.despawn(&mut self.world, animal);
-        }
+        progress.start("tearing down (every tasklet unwinds)", 0);
         drop(self);
         progress.finish();
         summary.teardown_ms = Some(start.elapsed().as_secs_f64() * 1000.0);
