@@ -22,14 +22,13 @@ use demos::progress::{Bars, Progress};
 use demos::swarm::{Swarm, SwarmConfig, FRAME};
 use engine::Budget;
 
-/// Animals rest, wander, flock and flee; every one is a tasklet running a plain script.
-
 /// A million animals make millions of small allocations (records, inboxes, wait lists),
 /// and tearing them down frees them all: glibc's malloc spent a third of the teardown
 /// consolidating free chunks (perf), mimalloc does not. The library imposes no allocator.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Animals rest, wander, flock and flee; every one is a tasklet running a plain script.
 #[derive(Debug, Parser)]
 #[command(version, long_about = None)]
 struct Args {
