@@ -1,7 +1,6 @@
 //! Stackless channels: unbuffered rendezvous between tasklets, with balance, preference,
 //! errors sent to the receiver, and close.
 
-use std::cell::{RefCell, RefMut};
 use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
@@ -10,12 +9,13 @@ use crate::block::{block_on, interrupted};
 use crate::block::{preempt_check, settle_after_switch};
 use crate::core::{current_shared, Shared};
 use crate::error::{ChannelError, RecvError, SendError, Thrown, TryRecvError, TrySendError};
+use crate::object::{handle_impls, waiters, Object, Waitable};
 use crate::state::{Blocked, Wake};
 use crate::task::TaskletRef;
-use crate::task::{Cancel, WaitKey};
+use crate::task::WaitKey;
 use crate::time::deadline_in;
 use crate::wait::{Slot, WaitList};
-use crate::{ObjectId, ObjectRef, Tasklet};
+use crate::{ObjectId, Tasklet};
 
 /// Who runs first when a send or receive finds its partner already waiting.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -73,27 +73,13 @@ struct State<T> {
     closing: bool,
 }
 
-struct Inner<T> {
-    id: ObjectId,
-    name: Option<Rc<str>>,
-    state: RefCell<State<T>>,
-}
+impl<T> Waitable for State<T> {
+    type Offer = Msg<T>;
+    type Reply = Msg<T>;
 
-impl<T> Cancel for Inner<T> {
-    fn describe(&self) -> Option<ObjectRef> {
-        Some(ObjectRef {
-            id: self.id,
-            name: self.name.clone(),
-        })
+    fn waiters(&mut self) -> &mut WaitList<Msg<T>, Msg<T>> {
+        &mut self.waiters
     }
-
-    fn cancel(&self, key: WaitKey) {
-        self.state.borrow_mut().waiters.cancel(key);
-    }
-}
-
-fn waiters<T>(inner: &Inner<T>) -> RefMut<'_, WaitList<Msg<T>, Msg<T>>> {
-    RefMut::map(inner.state.borrow_mut(), |s| &mut s.waiters)
 }
 
 /// An unbuffered channel with Stackless semantics.
@@ -119,29 +105,16 @@ fn waiters<T>(inner: &Inner<T>) -> RefMut<'_, WaitList<Msg<T>, Msg<T>>> {
 /// assert_eq!(got, [0, 1, 2]);
 /// ```
 pub struct Channel<T: 'static> {
-    inner: Rc<Inner<T>>,
+    inner: Rc<Object<State<T>>>,
 }
 
-impl<T: 'static> Clone for Channel<T> {
-    fn clone(&self) -> Self {
-        Channel {
-            inner: self.inner.clone(),
-        }
-    }
-}
-
-impl<T: 'static> Default for Channel<T> {
-    fn default() -> Self {
-        Channel::new()
-    }
-}
+handle_impls!([T: 'static] Channel<T>, "channel": clone, default, id, name);
 
 impl<T: 'static> fmt::Debug for Channel<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let st = self.inner.state.borrow();
-        f.debug_struct("Channel")
-            .field("id", &self.inner.id)
-            .field("name", &self.inner.name)
+        self.inner
+            .debug(f, "Channel")
             .field("balance", &balance_of(&st))
             .field("preference", &st.preference)
             .field("closing", &st.closing)
@@ -170,29 +143,16 @@ impl<T: 'static> Channel<T> {
     }
 
     fn build(name: Option<Rc<str>>) -> Channel<T> {
+        let state = State {
+            waiters: WaitList::default(),
+            senders_waiting: false,
+            preference: Preference::default(),
+            schedule_all: false,
+            closing: false,
+        };
         Channel {
-            inner: Rc::new(Inner {
-                id: ObjectId::next(),
-                name,
-                state: RefCell::new(State {
-                    waiters: WaitList::default(),
-                    senders_waiting: false,
-                    preference: Preference::default(),
-                    schedule_all: false,
-                    closing: false,
-                }),
-            }),
+            inner: Object::new(name, state),
         }
-    }
-
-    /// This channel's id.
-    pub fn id(&self) -> ObjectId {
-        self.inner.id
-    }
-
-    /// This channel's name, if it has one.
-    pub fn name(&self) -> Option<&str> {
-        self.inner.name.as_deref()
     }
 
     /// Blocked senders (positive) or minus the blocked receivers (negative).

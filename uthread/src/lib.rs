@@ -63,6 +63,7 @@ mod hooks;
 mod hub;
 mod id;
 pub mod local;
+mod object;
 mod parallel;
 mod pool;
 mod pump;

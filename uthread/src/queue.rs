@@ -1,7 +1,6 @@
 //! Buffered queues: unbounded (puts never block) or bounded (puts block while full).
 //! Systems use them to feed tasklets without blocking; tasklets use them as mailboxes.
 
-use std::cell::{RefCell, RefMut};
 use std::collections::VecDeque;
 use std::fmt;
 use std::rc::Rc;
@@ -11,20 +10,21 @@ use crate::block::wait_for;
 use crate::block::{preempt_check, settle_after_switch};
 use crate::core::current_shared;
 use crate::error::{ChannelError, RecvError, SendError, TryRecvError, TrySendError};
+use crate::object::{handle_impls, waiters, Object, Waitable};
 use crate::state::{Blocked, Wake};
-use crate::task::{Cancel, WaitKey};
+use crate::task::WaitKey;
 use crate::time::deadline_in;
 use crate::wait::WaitList;
-use crate::{ObjectId, ObjectRef};
+use crate::ObjectId;
 
 /// What a waiter offers: a getter nothing, a putter its value.
-pub(crate) enum Offer<T> {
+enum Offer<T> {
     Get,
     Put(T),
 }
 
 /// What a waiter is given.
-pub(crate) enum Reply<T> {
+enum Reply<T> {
     /// A getter's item.
     Item(T),
     /// A putter's value was stored.
@@ -33,35 +33,21 @@ pub(crate) enum Reply<T> {
     Closed(Option<T>),
 }
 
-pub(crate) struct State<T> {
-    pub(crate) items: VecDeque<T>,
+struct State<T> {
+    items: VecDeque<T>,
     capacity: Option<usize>,
     /// Getters (queue empty) or putters (queue full); never both.
-    pub(crate) waiters: WaitList<Offer<T>, Reply<T>>,
+    waiters: WaitList<Offer<T>, Reply<T>>,
     closed: bool,
 }
 
-pub(crate) struct Inner<T> {
-    id: ObjectId,
-    name: Option<Rc<str>>,
-    pub(crate) state: RefCell<State<T>>,
-}
+impl<T> Waitable for State<T> {
+    type Offer = Offer<T>;
+    type Reply = Reply<T>;
 
-impl<T> Cancel for Inner<T> {
-    fn describe(&self) -> Option<ObjectRef> {
-        Some(ObjectRef {
-            id: self.id,
-            name: self.name.clone(),
-        })
+    fn waiters(&mut self) -> &mut WaitList<Offer<T>, Reply<T>> {
+        &mut self.waiters
     }
-
-    fn cancel(&self, key: WaitKey) {
-        self.state.borrow_mut().waiters.cancel(key);
-    }
-}
-
-pub(crate) fn waiters<T>(inner: &Inner<T>) -> RefMut<'_, WaitList<Offer<T>, Reply<T>>> {
-    RefMut::map(inner.state.borrow_mut(), |s| &mut s.waiters)
 }
 
 /// A FIFO queue between tasklets (and from systems to tasklets). Handles are cheap
@@ -92,29 +78,16 @@ pub(crate) fn waiters<T>(inner: &Inner<T>) -> RefMut<'_, WaitList<Offer<T>, Repl
 /// assert_eq!(worker.join().unwrap(), 6);
 /// ```
 pub struct Queue<T: 'static> {
-    inner: Rc<Inner<T>>,
+    inner: Rc<Object<State<T>>>,
 }
 
-impl<T: 'static> Clone for Queue<T> {
-    fn clone(&self) -> Self {
-        Queue {
-            inner: self.inner.clone(),
-        }
-    }
-}
-
-impl<T: 'static> Default for Queue<T> {
-    fn default() -> Self {
-        Queue::new()
-    }
-}
+handle_impls!([T: 'static] Queue<T>, "queue": clone, default, id, name);
 
 impl<T: 'static> fmt::Debug for Queue<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let st = self.inner.state.borrow();
-        f.debug_struct("Queue")
-            .field("id", &self.inner.id)
-            .field("name", &self.inner.name)
+        self.inner
+            .debug(f, "Queue")
             .field("len", &st.items.len())
             .field("capacity", &st.capacity)
             .field("waiting", &st.waiters.len())
@@ -145,28 +118,15 @@ impl<T: 'static> Queue<T> {
     }
 
     fn build(capacity: Option<usize>, name: Option<Rc<str>>) -> Queue<T> {
+        let state = State {
+            items: VecDeque::new(),
+            capacity,
+            waiters: WaitList::default(),
+            closed: false,
+        };
         Queue {
-            inner: Rc::new(Inner {
-                id: ObjectId::next(),
-                name,
-                state: RefCell::new(State {
-                    items: VecDeque::new(),
-                    capacity,
-                    waiters: WaitList::default(),
-                    closed: false,
-                }),
-            }),
+            inner: Object::new(name, state),
         }
-    }
-
-    /// This queue's id.
-    pub fn id(&self) -> ObjectId {
-        self.inner.id
-    }
-
-    /// This queue's name, if it has one.
-    pub fn name(&self) -> Option<&str> {
-        self.inner.name.as_deref()
     }
 
     /// Items buffered now.

@@ -2,7 +2,6 @@
 //! scheduler's tasklets. The receiver becomes runnable at the scheduler's next tick (or
 //! at once, if the scheduler is idle and waiting: the sender wakes it).
 
-use std::cell::{RefCell, RefMut};
 use std::collections::VecDeque;
 use std::fmt;
 use std::rc::Rc;
@@ -15,13 +14,14 @@ use crate::block::wait_for;
 use crate::core::Shared;
 use crate::error::{ChannelError, RecvError, TryRecvError};
 use crate::hub::{HubInner, Notice, RemoteTarget};
+use crate::object::{waiters, Object, Waitable};
 use crate::select::{Arm, Collected, Receivable, SelectArm};
 use crate::state::{Blocked, Wake};
 use crate::task::TaskletRef;
-use crate::task::{Cancel, WaitKey, WaitRef};
+use crate::task::{WaitKey, WaitRef};
 use crate::time::deadline_in;
 use crate::wait::{Slot, WaitList};
-use crate::{ObjectId, ObjectRef};
+use crate::ObjectId;
 
 /// The part both threads see.
 struct Buffer<T> {
@@ -120,62 +120,52 @@ impl<T: Send + 'static> RemoteSender<T> {
     }
 }
 
-struct Local<T> {
-    id: ObjectId,
-    buffer: Arc<Buffer<T>>,
-    waiters: RefCell<WaitList<(), ()>>,
+/// The receiving side, on the scheduler's thread: who waits for a message (the messages
+/// themselves are in the [`Buffer`]).
+struct Listeners {
+    waiters: WaitList<(), ()>,
 }
 
-impl<T> Cancel for Local<T> {
-    fn describe(&self) -> Option<ObjectRef> {
-        Some(ObjectRef {
-            id: self.id,
-            name: None,
-        })
-    }
+impl Waitable for Listeners {
+    type Offer = ();
+    type Reply = ();
 
-    fn cancel(&self, key: WaitKey) {
-        self.waiters.borrow_mut().cancel(key);
+    fn waiters(&mut self) -> &mut WaitList<(), ()> {
+        &mut self.waiters
     }
 }
 
-impl<T> RemoteTarget for Local<T> {
+impl RemoteTarget for Object<Listeners> {
     fn notified(&self) {
-        let woken = self.waiters.borrow_mut().serve_all(|()| ());
+        let woken = waiters(self).serve_all(|()| ());
         for t in woken {
             t.wake(Wake::Signaled, false);
         }
     }
 }
 
-fn waiters<T>(local: &Local<T>) -> RefMut<'_, WaitList<(), ()>> {
-    local.waiters.borrow_mut()
-}
-
 /// Receives, on the scheduler's thread, what [`RemoteSender`]s send. Closed once every
 /// sender is gone and the buffer is drained.
 pub struct RemoteReceiver<T: Send + 'static> {
-    local: Rc<Local<T>>,
+    local: Rc<Object<Listeners>>,
+    buffer: Arc<Buffer<T>>,
     shared: std::rc::Weak<Shared>,
 }
 
 impl<T: Send + 'static> fmt::Debug for RemoteReceiver<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RemoteReceiver")
-            .field("id", &self.local.id)
-            .field("queued", &self.local.buffer.lock().len())
+        self.local
+            .debug(f, "RemoteReceiver")
+            .field("queued", &self.buffer.lock().len())
             .finish()
     }
 }
 
 impl<T: Send + 'static> Drop for RemoteReceiver<T> {
     fn drop(&mut self) {
-        self.local
-            .buffer
-            .receiver_alive
-            .store(false, Ordering::Release);
+        self.buffer.receiver_alive.store(false, Ordering::Release);
         if let Some(shared) = self.shared.upgrade() {
-            shared.remote.unregister(self.local.buffer.target);
+            shared.remote.unregister(self.buffer.target);
         }
     }
 }
@@ -193,17 +183,21 @@ pub(crate) fn remote_channel<T: Send + 'static>(
         hub: hub.clone(),
         target,
     });
-    let local = Rc::new(Local {
-        id: ObjectId::next(),
-        buffer: buffer.clone(),
-        waiters: RefCell::new(WaitList::default()),
-    });
+    let local = Object::new(
+        None,
+        Listeners {
+            waiters: WaitList::default(),
+        },
+    );
     let as_target: Rc<dyn RemoteTarget> = local.clone();
     shared.remote.register(target, Rc::downgrade(&as_target));
     (
-        RemoteSender { buffer },
+        RemoteSender {
+            buffer: buffer.clone(),
+        },
         RemoteReceiver {
             local,
+            buffer,
             shared: Rc::downgrade(shared),
         },
     )
@@ -217,7 +211,7 @@ impl<T: Send + 'static> RemoteReceiver<T> {
     /// [`TryRecvError::Empty`], or [`TryRecvError::Closed`] once every sender is gone
     /// and the buffer is drained.
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
-        let buffer = &self.local.buffer;
+        let buffer = &self.buffer;
         if let Some(v) = buffer.lock().pop_front() {
             return Ok(v);
         }
@@ -299,12 +293,7 @@ impl<T: Send + 'static, R, F: FnOnce(T) -> R> Arm<R> for RemoteArm<'_, T, F> {
         if let Some(shared) = self.receiver.shared.upgrade() {
             shared.external_wakers.set(shared.external_wakers.get() + 1);
         }
-        let key = self
-            .receiver
-            .local
-            .waiters
-            .borrow_mut()
-            .push(me.clone(), ());
+        let key = waiters(&self.receiver.local).push(me.clone(), ());
         self.key = Some(key);
         WaitRef {
             target: self.receiver.local.clone(),
@@ -319,7 +308,7 @@ impl<T: Send + 'static, R, F: FnOnce(T) -> R> Arm<R> for RemoteArm<'_, T, F> {
         if let Some(shared) = self.receiver.shared.upgrade() {
             shared.external_wakers.set(shared.external_wakers.get() - 1);
         }
-        let taken = self.receiver.local.waiters.borrow_mut().take(key);
+        let taken = waiters(&self.receiver.local).take(key);
         match taken {
             Some(Slot::Done(())) => match self.try_now() {
                 Some(result) => Collected::Fired(result),
@@ -332,7 +321,7 @@ impl<T: Send + 'static, R, F: FnOnce(T) -> R> Arm<R> for RemoteArm<'_, T, F> {
 
 impl<T: Send + 'static> RemoteReceiver<T> {
     fn try_peek_closed(&self) -> bool {
-        let buffer = &self.local.buffer;
+        let buffer = &self.buffer;
         buffer.senders.load(Ordering::Acquire) == 0 && buffer.lock().is_empty()
     }
 }

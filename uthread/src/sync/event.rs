@@ -1,6 +1,5 @@
 //! Events: a flag tasklets wait on, and `ValueEvent`, which also carries a value.
 
-use std::cell::{RefCell, RefMut};
 use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
@@ -9,11 +8,10 @@ use crate::block::settle_after_switch;
 use crate::block::wait_for;
 use crate::core::current_shared;
 use crate::error::{Thrown, WaitError};
+use crate::object::{handle_impls, waiters, Object, Waitable};
 use crate::state::{Blocked, Wake};
-use crate::task::{Cancel, WaitKey};
 use crate::time::deadline_in;
 use crate::wait::WaitList;
-use crate::{ObjectId, ObjectRef};
 
 /// What an event holds once set: a value, or an error for every waiter.
 type Outcome<T> = Result<T, Rc<Thrown>>;
@@ -25,44 +23,30 @@ struct State<T> {
     waiters: WaitList<(), Outcome<T>>,
 }
 
-struct Inner<T> {
-    id: ObjectId,
-    name: Option<Rc<str>>,
-    st: RefCell<State<T>>,
-}
+impl<T> Waitable for State<T> {
+    type Offer = ();
+    type Reply = Outcome<T>;
 
-impl<T> Cancel for Inner<T> {
-    fn describe(&self) -> Option<ObjectRef> {
-        Some(ObjectRef {
-            id: self.id,
-            name: self.name.clone(),
-        })
-    }
-
-    fn cancel(&self, key: WaitKey) {
-        self.st.borrow_mut().waiters.cancel(key);
+    fn waiters(&mut self) -> &mut WaitList<(), Outcome<T>> {
+        &mut self.waiters
     }
 }
 
-fn waiters<T>(inner: &Inner<T>) -> RefMut<'_, WaitList<(), Outcome<T>>> {
-    RefMut::map(inner.st.borrow_mut(), |s| &mut s.waiters)
-}
+/// What `Event` (over `()`) and `ValueEvent` share.
+type Inner<T> = Object<State<T>>;
 
 impl<T: Clone + 'static> Inner<T> {
-    fn new(name: Option<Rc<str>>) -> Rc<Inner<T>> {
-        Rc::new(Inner {
-            id: ObjectId::next(),
-            name,
-            st: RefCell::new(State {
-                value: None,
-                waiters: WaitList::default(),
-            }),
-        })
+    fn create(name: Option<Rc<str>>) -> Rc<Inner<T>> {
+        let state = State {
+            value: None,
+            waiters: WaitList::default(),
+        };
+        Object::new(name, state)
     }
 
     fn set(&self, value: Outcome<T>) {
         let woken = {
-            let mut st = self.st.borrow_mut();
+            let mut st = self.state.borrow_mut();
             let woken = st.waiters.serve_all(|()| value.clone());
             st.value = Some(value);
             woken
@@ -73,7 +57,7 @@ impl<T: Clone + 'static> Inner<T> {
     }
 
     fn current(&self) -> Option<Result<T, WaitError>> {
-        let st = self.st.borrow();
+        let st = self.state.borrow();
         st.value.clone().map(into_result)
     }
 
@@ -125,16 +109,12 @@ pub struct Event {
     inner: Rc<Inner<()>>,
 }
 
-impl Default for Event {
-    fn default() -> Self {
-        Event::new()
-    }
-}
+handle_impls!([] Event, "event": default);
 
 impl fmt::Debug for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Event")
-            .field("id", &self.inner.id)
+        self.inner
+            .debug(f, "Event")
             .field("set", &self.is_set())
             .finish()
     }
@@ -144,14 +124,14 @@ impl Event {
     /// A new, clear event.
     pub fn new() -> Event {
         Event {
-            inner: Inner::new(None),
+            inner: Inner::create(None),
         }
     }
 
     /// A named event.
     pub fn with_name(name: &str) -> Event {
         Event {
-            inner: Inner::new(Some(Rc::from(name))),
+            inner: Inner::create(Some(Rc::from(name))),
         }
     }
 
@@ -162,17 +142,17 @@ impl Event {
 
     /// Clears the flag.
     pub fn clear(&self) {
-        self.inner.st.borrow_mut().value = None;
+        self.inner.state.borrow_mut().value = None;
     }
 
     /// Whether the flag is set.
     pub fn is_set(&self) -> bool {
-        self.inner.st.borrow().value.is_some()
+        self.inner.state.borrow().value.is_some()
     }
 
     /// Tasklets waiting.
     pub fn waiting(&self) -> usize {
-        self.inner.st.borrow().waiters.len()
+        self.inner.state.borrow().waiters.len()
     }
 
     /// Waits until the flag is set (returns at once if it is).
@@ -218,24 +198,12 @@ pub struct ValueEvent<T: Clone + 'static> {
     inner: Rc<Inner<T>>,
 }
 
-impl<T: Clone + 'static> Clone for ValueEvent<T> {
-    fn clone(&self) -> Self {
-        ValueEvent {
-            inner: self.inner.clone(),
-        }
-    }
-}
-
-impl<T: Clone + 'static> Default for ValueEvent<T> {
-    fn default() -> Self {
-        ValueEvent::new()
-    }
-}
+handle_impls!([T: Clone + 'static] ValueEvent<T>, "value event": clone, default);
 
 impl<T: Clone + 'static> fmt::Debug for ValueEvent<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ValueEvent")
-            .field("id", &self.inner.id)
+        self.inner
+            .debug(f, "ValueEvent")
             .field("set", &self.is_set())
             .finish()
     }
@@ -245,7 +213,7 @@ impl<T: Clone + 'static> ValueEvent<T> {
     /// A new, unset value event.
     pub fn new() -> ValueEvent<T> {
         ValueEvent {
-            inner: Inner::new(None),
+            inner: Inner::create(None),
         }
     }
 
@@ -264,17 +232,17 @@ impl<T: Clone + 'static> ValueEvent<T> {
 
     /// Forgets the value (waits block again).
     pub fn clear(&self) {
-        self.inner.st.borrow_mut().value = None;
+        self.inner.state.borrow_mut().value = None;
     }
 
     /// Whether a value (or error) is set.
     pub fn is_set(&self) -> bool {
-        self.inner.st.borrow().value.is_some()
+        self.inner.state.borrow().value.is_some()
     }
 
     /// Tasklets waiting for the value.
     pub fn waiting(&self) -> usize {
-        self.inner.st.borrow().waiters.len()
+        self.inner.state.borrow().waiters.len()
     }
 
     /// Waits for the value.
