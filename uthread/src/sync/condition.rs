@@ -4,7 +4,8 @@ use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
 
-use super::lock::{Lock, LockError, LockGuard};
+use super::lock::{Lock, LockGuard};
+use super::lock_core::LockError;
 use crate::block::settle_after_switch;
 use crate::block::wait_for;
 use crate::core::current_shared;
