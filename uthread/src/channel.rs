@@ -11,11 +11,10 @@ use crate::core::{current_shared, Shared};
 use crate::error::{ChannelError, RecvError, SendError, Thrown, TryRecvError, TrySendError};
 use crate::object::{handle_impls, waiters, Object, Waitable};
 use crate::state::{Blocked, Wake};
-use crate::task::TaskletRef;
-use crate::task::WaitKey;
+use crate::task::{TaskletRef, WaitKey, WaitRef};
 use crate::time::deadline_in;
 use crate::wait::{Slot, WaitList};
-use crate::{ObjectId, Tasklet};
+use crate::Tasklet;
 
 /// Who runs first when a send or receive finds its partner already waiting.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -510,6 +509,39 @@ impl<T: 'static> Channel<T> {
     }
 }
 
+/// What the select arms (`channel_select.rs`) use: registering a waiter without blocking
+/// and collecting its entry.
+impl<T: 'static> Channel<T> {
+    /// Whether a sender waits with a value to take.
+    pub(crate) fn has_waiting_sender(&self) -> bool {
+        let st = self.inner.state.borrow();
+        st.senders_waiting && !st.waiters.is_empty()
+    }
+
+    /// Whether a receiver waits for a value.
+    pub(crate) fn has_waiting_receiver(&self) -> bool {
+        let st = self.inner.state.borrow();
+        !st.senders_waiting && !st.waiters.is_empty()
+    }
+
+    /// Queues `me` offering `offer` (a sender's value, or `Msg::Receiver`) without
+    /// blocking; the caller blocks on all its arms at once.
+    pub(crate) fn register(&self, me: &TaskletRef, offer: Msg<T>) -> WaitRef {
+        let mut st = self.inner.state.borrow_mut();
+        st.senders_waiting = matches!(offer, Msg::Value(_));
+        let key = st.waiters.push(me.clone(), offer);
+        WaitRef {
+            target: self.inner.clone(),
+            key,
+        }
+    }
+
+    /// Takes the entry `key` off the wait list, served or not.
+    pub(crate) fn take_entry(&self, key: WaitKey) -> Option<Slot<Msg<T>, Msg<T>>> {
+        waiters(&self.inner).take(key)
+    }
+}
+
 fn unwrap_value<T>(msg: Msg<T>) -> T {
     match msg {
         Msg::Value(v) | Msg::Closed(Some(v)) => v,
@@ -537,160 +569,5 @@ impl<'a, T: 'static> IntoIterator for &'a Channel<T> {
 
     fn into_iter(self) -> Iter<'a, T> {
         self.iter()
-    }
-}
-
-/// A select arm receiving from a channel.
-struct RecvArm<'a, T: 'static, F> {
-    channel: &'a Channel<T>,
-    f: Option<F>,
-    key: Option<WaitKey>,
-}
-
-impl<T: 'static, R, F: FnOnce(T) -> R> crate::select::Arm<R> for RecvArm<'_, T, F> {
-    fn object(&self) -> ObjectId {
-        self.channel.inner.id
-    }
-
-    fn try_now(&mut self) -> Option<Result<R, ChannelError>> {
-        match self.channel.try_receive() {
-            Ok(v) => Some(Ok((self.f.take().expect("an arm fires once"))(v))),
-            Err(TryRecvError::Thrown(t)) => Some(Err(ChannelError::Thrown(t))),
-            Err(TryRecvError::Empty | TryRecvError::Closed) => None,
-        }
-    }
-
-    fn is_closed(&self) -> bool {
-        let st = self.channel.inner.state.borrow();
-        // Closing, and no sender left whose value could still be taken.
-        let sender_waiting = st.senders_waiting && !st.waiters.is_empty();
-        st.closing && !sender_waiting
-    }
-
-    fn register(&mut self, me: &TaskletRef) -> crate::task::WaitRef {
-        let mut st = self.channel.inner.state.borrow_mut();
-        st.senders_waiting = false;
-        let key = st.waiters.push(me.clone(), Msg::Receiver);
-        self.key = Some(key);
-        crate::task::WaitRef {
-            target: self.channel.inner.clone(),
-            key,
-        }
-    }
-
-    fn collect(&mut self) -> crate::select::Collected<R> {
-        use crate::select::Collected;
-        let Some(key) = self.key.take() else {
-            return Collected::NotFired;
-        };
-        match waiters(&self.channel.inner).take(key) {
-            Some(Slot::Done(Msg::Value(v))) => {
-                Collected::Fired(Ok((self.f.take().expect("an arm fires once"))(v)))
-            }
-            Some(Slot::Done(Msg::Error(t))) => Collected::Fired(Err(ChannelError::Thrown(t))),
-            Some(Slot::Done(_)) => Collected::Fired(Err(ChannelError::Closed)),
-            _ => Collected::NotFired,
-        }
-    }
-}
-
-impl<T: 'static> crate::select::Receivable<T> for Channel<T> {
-    fn recv_arm<'a, R, F>(&'a self, f: F) -> crate::select::SelectArm<'a, R>
-    where
-        F: FnOnce(T) -> R + 'a,
-        R: 'a,
-    {
-        crate::select::SelectArm {
-            arm: Box::new(RecvArm {
-                channel: self,
-                f: Some(f),
-                key: None,
-            }),
-        }
-    }
-}
-
-/// A select arm sending on a channel.
-struct SendArm<'a, T: 'static, F> {
-    channel: &'a Channel<T>,
-    value: Option<T>,
-    f: Option<F>,
-    key: Option<WaitKey>,
-}
-
-impl<T: 'static, R, F: FnOnce() -> R> crate::select::Arm<R> for SendArm<'_, T, F> {
-    fn object(&self) -> ObjectId {
-        self.channel.inner.id
-    }
-
-    fn try_now(&mut self) -> Option<Result<R, ChannelError>> {
-        let value = self.value.take()?;
-        match self.channel.try_send(value) {
-            Ok(()) => Some(Ok((self.f.take().expect("an arm fires once"))())),
-            Err(e) => {
-                self.value = Some(e.into_inner());
-                None
-            }
-        }
-    }
-
-    fn is_closed(&self) -> bool {
-        let st = self.channel.inner.state.borrow();
-        let receiver_waiting = !st.senders_waiting && !st.waiters.is_empty();
-        self.value.is_none() || (st.closing && !receiver_waiting)
-    }
-
-    fn register(&mut self, me: &TaskletRef) -> crate::task::WaitRef {
-        let value = self
-            .value
-            .take()
-            .expect("a send arm registers with its value");
-        let mut st = self.channel.inner.state.borrow_mut();
-        st.senders_waiting = true;
-        let key = st.waiters.push(me.clone(), Msg::Value(value));
-        self.key = Some(key);
-        crate::task::WaitRef {
-            target: self.channel.inner.clone(),
-            key,
-        }
-    }
-
-    fn collect(&mut self) -> crate::select::Collected<R> {
-        use crate::select::Collected;
-        let Some(key) = self.key.take() else {
-            return Collected::NotFired;
-        };
-        match waiters(&self.channel.inner).take(key) {
-            Some(Slot::Done(Msg::Taken)) => {
-                Collected::Fired(Ok((self.f.take().expect("an arm fires once"))()))
-            }
-            Some(Slot::Done(Msg::Closed(v))) => {
-                self.value = v;
-                Collected::Fired(Err(ChannelError::Closed))
-            }
-            Some(Slot::Cancelled(Msg::Value(v))) => {
-                self.value = Some(v);
-                Collected::NotFired
-            }
-            _ => Collected::NotFired,
-        }
-    }
-}
-
-impl<T: 'static> Channel<T> {
-    pub(crate) fn send_arm<'a, R: 'a, F>(
-        &'a self,
-        value: T,
-        f: F,
-    ) -> Box<dyn crate::select::Arm<R> + 'a>
-    where
-        F: FnOnce() -> R + 'a,
-    {
-        Box::new(SendArm {
-            channel: self,
-            value: Some(value),
-            f: Some(f),
-            key: None,
-        })
     }
 }

@@ -55,6 +55,7 @@ struct ReadmeDoctests;
 mod block;
 mod budget;
 mod channel;
+mod channel_select;
 mod clock;
 mod core;
 mod error;
