@@ -9,7 +9,7 @@ use crate::block::{block_on, interrupted};
 use crate::block::{preempt_check, settle_after_switch};
 use crate::core::{current_shared, Shared};
 use crate::error::{ChannelError, RecvError, SendError, Thrown, TryRecvError, TrySendError};
-use crate::object::{handle_impls, waiters, Object, Waitable};
+use crate::object::{handle_impls, waitable_state, waiters, Object};
 use crate::state::{Blocked, Wake};
 use crate::task::{TaskletRef, WaitKey, WaitRef};
 use crate::time::deadline_in;
@@ -72,14 +72,7 @@ struct State<T> {
     closing: bool,
 }
 
-impl<T> Waitable for State<T> {
-    type Offer = Msg<T>;
-    type Reply = Msg<T>;
-
-    fn waiters(&mut self) -> &mut WaitList<Msg<T>, Msg<T>> {
-        &mut self.waiters
-    }
-}
+waitable_state!([T] State<T>, offer Msg<T>, reply Msg<T>);
 
 /// An unbuffered channel with Stackless semantics.
 ///

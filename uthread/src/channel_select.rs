@@ -1,27 +1,22 @@
-//! The select arms of a channel: receiving in a `select`, and sending in one.
+//! A channel in a `select`: as a source to receive from, and the arm that sends.
 
 use crate::channel::{Channel, Msg};
 use crate::error::{ChannelError, TryRecvError};
-use crate::select::{Arm, Collected, Receivable, SelectArm};
+use crate::select::{Arm, Collected, Receivable, RecvSource, SelectArm};
 use crate::task::{TaskletRef, WaitKey, WaitRef};
 use crate::wait::Slot;
 use crate::ObjectId;
 
-/// A select arm receiving from a channel.
-struct RecvArm<'a, T: 'static, F> {
-    channel: &'a Channel<T>,
-    f: Option<F>,
-    key: Option<WaitKey>,
-}
+impl<T: 'static> RecvSource for Channel<T> {
+    type Item = T;
 
-impl<T: 'static, R, F: FnOnce(T) -> R> Arm<R> for RecvArm<'_, T, F> {
     fn object(&self) -> ObjectId {
-        self.channel.id()
+        self.id()
     }
 
-    fn try_now(&mut self) -> Option<Result<R, ChannelError>> {
-        match self.channel.try_receive() {
-            Ok(v) => Some(Ok((self.f.take().expect("an arm fires once"))(v))),
+    fn try_now(&self) -> Option<Result<T, ChannelError>> {
+        match self.try_receive() {
+            Ok(v) => Some(Ok(v)),
             Err(TryRecvError::Thrown(t)) => Some(Err(ChannelError::Thrown(t))),
             Err(TryRecvError::Empty | TryRecvError::Closed) => None,
         }
@@ -29,23 +24,16 @@ impl<T: 'static, R, F: FnOnce(T) -> R> Arm<R> for RecvArm<'_, T, F> {
 
     fn is_closed(&self) -> bool {
         // Closing, and no sender left whose value could still be taken.
-        self.channel.is_closing() && !self.channel.has_waiting_sender()
+        self.is_closing() && !self.has_waiting_sender()
     }
 
-    fn register(&mut self, me: &TaskletRef) -> WaitRef {
-        let wait = self.channel.register(me, Msg::Receiver);
-        self.key = Some(wait.key);
-        wait
+    fn register(&self, me: &TaskletRef) -> WaitRef {
+        Channel::register(self, me, Msg::Receiver)
     }
 
-    fn collect(&mut self) -> Collected<R> {
-        let Some(key) = self.key.take() else {
-            return Collected::NotFired;
-        };
-        match self.channel.take_entry(key) {
-            Some(Slot::Done(Msg::Value(v))) => {
-                Collected::Fired(Ok((self.f.take().expect("an arm fires once"))(v)))
-            }
+    fn collect(&self, key: WaitKey) -> Collected<T> {
+        match self.take_entry(key) {
+            Some(Slot::Done(Msg::Value(v))) => Collected::Fired(Ok(v)),
             Some(Slot::Done(Msg::Error(t))) => Collected::Fired(Err(ChannelError::Thrown(t))),
             Some(Slot::Done(_)) => Collected::Fired(Err(ChannelError::Closed)),
             _ => Collected::NotFired,
@@ -59,13 +47,7 @@ impl<T: 'static> Receivable<T> for Channel<T> {
         F: FnOnce(T) -> R + 'a,
         R: 'a,
     {
-        SelectArm {
-            arm: Box::new(RecvArm {
-                channel: self,
-                f: Some(f),
-                key: None,
-            }),
-        }
+        SelectArm::receiving(self, f)
     }
 }
 

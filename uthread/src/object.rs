@@ -65,6 +65,23 @@ pub(crate) trait Waitable {
     fn left(&mut self) {}
 }
 
+/// Implements [`Waitable`] for a state whose wait list is its field `waiters`, e.g.
+/// `waitable_state!([T] State<T>, offer Msg<T>, reply Msg<T>);`.
+macro_rules! waitable_state {
+    ([$($generics:tt)*] $state:ty, offer $offer:ty, reply $reply:ty) => {
+        impl<$($generics)*> $crate::object::Waitable for $state {
+            type Offer = $offer;
+            type Reply = $reply;
+
+            fn waiters(&mut self) -> &mut $crate::wait::WaitList<$offer, $reply> {
+                &mut self.waiters
+            }
+        }
+    };
+}
+
+pub(crate) use waitable_state;
+
 /// An object whose state is nothing but its wait list (a condition, a remote receiver).
 impl<P, R> Waitable for WaitList<P, R> {
     type Offer = P;

@@ -10,11 +10,12 @@ use crate::block::wait_for;
 use crate::block::{preempt_check, settle_after_switch};
 use crate::core::current_shared;
 use crate::error::{ChannelError, RecvError, SendError, TryRecvError, TrySendError};
-use crate::object::{handle_impls, waiters, Object, Waitable};
+use crate::object::{handle_impls, waitable_state, waiters, Object};
+use crate::select::{Collected, Receivable, RecvSource, SelectArm};
 use crate::state::{Blocked, Wake};
-use crate::task::WaitKey;
+use crate::task::{TaskletRef, WaitKey, WaitRef};
 use crate::time::deadline_in;
-use crate::wait::WaitList;
+use crate::wait::{Slot, WaitList};
 use crate::ObjectId;
 
 /// What a waiter offers: a getter nothing, a putter its value.
@@ -41,14 +42,7 @@ struct State<T> {
     closed: bool,
 }
 
-impl<T> Waitable for State<T> {
-    type Offer = Offer<T>;
-    type Reply = Reply<T>;
-
-    fn waiters(&mut self) -> &mut WaitList<Offer<T>, Reply<T>> {
-        &mut self.waiters
-    }
-}
+waitable_state!([T] State<T>, offer Offer<T>, reply Reply<T>);
 
 /// A FIFO queue between tasklets (and from systems to tasklets). Handles are cheap
 /// clones of one queue.
@@ -393,64 +387,45 @@ impl<T: 'static> Queue<T> {
     }
 }
 
-/// A select arm getting from a queue.
-struct GetArm<'a, T: 'static, F> {
-    queue: &'a Queue<T>,
-    f: Option<F>,
-    key: Option<WaitKey>,
-}
+impl<T: 'static> RecvSource for Queue<T> {
+    type Item = T;
 
-impl<T: 'static, R, F: FnOnce(T) -> R> crate::select::Arm<R> for GetArm<'_, T, F> {
     fn object(&self) -> ObjectId {
-        self.queue.inner.id
+        self.id()
     }
 
-    fn try_now(&mut self) -> Option<Result<R, ChannelError>> {
-        let item = self.queue.try_get().ok()?;
-        Some(Ok((self.f.take().expect("an arm fires once"))(item)))
+    fn try_now(&self) -> Option<Result<T, ChannelError>> {
+        self.try_get().ok().map(Ok)
     }
 
     fn is_closed(&self) -> bool {
-        let st = self.queue.inner.state.borrow();
+        let st = self.inner.state.borrow();
         st.closed && st.items.is_empty()
     }
 
-    fn register(&mut self, me: &crate::task::TaskletRef) -> crate::task::WaitRef {
-        let key = waiters(&self.queue.inner).push(me.clone(), Offer::Get);
-        self.key = Some(key);
-        crate::task::WaitRef {
-            target: self.queue.inner.clone(),
+    fn register(&self, me: &TaskletRef) -> WaitRef {
+        let key = waiters(&self.inner).push(me.clone(), Offer::Get);
+        WaitRef {
+            target: self.inner.clone(),
             key,
         }
     }
 
-    fn collect(&mut self) -> crate::select::Collected<R> {
-        use crate::select::Collected;
-        let Some(key) = self.key.take() else {
-            return Collected::NotFired;
-        };
-        match waiters(&self.queue.inner).take(key) {
-            Some(crate::wait::Slot::Done(Reply::Item(item))) => {
-                Collected::Fired(Ok((self.f.take().expect("an arm fires once"))(item)))
-            }
-            Some(crate::wait::Slot::Done(_)) => Collected::Fired(Err(ChannelError::Closed)),
+    fn collect(&self, key: WaitKey) -> Collected<T> {
+        match waiters(&self.inner).take(key) {
+            Some(Slot::Done(Reply::Item(item))) => Collected::Fired(Ok(item)),
+            Some(Slot::Done(_)) => Collected::Fired(Err(ChannelError::Closed)),
             _ => Collected::NotFired,
         }
     }
 }
 
-impl<T: 'static> crate::select::Receivable<T> for Queue<T> {
-    fn recv_arm<'a, R, F>(&'a self, f: F) -> crate::select::SelectArm<'a, R>
+impl<T: 'static> Receivable<T> for Queue<T> {
+    fn recv_arm<'a, R, F>(&'a self, f: F) -> SelectArm<'a, R>
     where
         F: FnOnce(T) -> R + 'a,
         R: 'a,
     {
-        crate::select::SelectArm {
-            arm: Box::new(GetArm {
-                queue: self,
-                f: Some(f),
-                key: None,
-            }),
-        }
+        SelectArm::receiving(self, f)
     }
 }

@@ -14,8 +14,8 @@ use crate::block::wait_for;
 use crate::core::Shared;
 use crate::error::{ChannelError, RecvError, TryRecvError};
 use crate::hub::{HubInner, Notice, RemoteTarget};
-use crate::object::{waiters, Object, Waitable};
-use crate::select::{Arm, Collected, Receivable, SelectArm};
+use crate::object::{waitable_state, waiters, Object};
+use crate::select::{Collected, Receivable, RecvSource, SelectArm};
 use crate::state::{Blocked, Wake};
 use crate::task::TaskletRef;
 use crate::task::{WaitKey, WaitRef};
@@ -126,14 +126,7 @@ struct Listeners {
     waiters: WaitList<(), ()>,
 }
 
-impl Waitable for Listeners {
-    type Offer = ();
-    type Reply = ();
-
-    fn waiters(&mut self) -> &mut WaitList<(), ()> {
-        &mut self.waiters
-    }
-}
+waitable_state!([] Listeners, offer (), reply ());
 
 impl RemoteTarget for Object<Listeners> {
     fn notified(&self) {
@@ -267,49 +260,40 @@ impl<T: Send + 'static> RemoteReceiver<T> {
     }
 }
 
-/// A select arm receiving from a remote channel.
-struct RemoteArm<'a, T: Send + 'static, F> {
-    receiver: &'a RemoteReceiver<T>,
-    f: Option<F>,
-    key: Option<WaitKey>,
-}
+impl<T: Send + 'static> RecvSource for RemoteReceiver<T> {
+    type Item = T;
 
-impl<T: Send + 'static, R, F: FnOnce(T) -> R> Arm<R> for RemoteArm<'_, T, F> {
     fn object(&self) -> ObjectId {
-        self.receiver.local.id
+        self.local.id
     }
 
-    fn try_now(&mut self) -> Option<Result<R, ChannelError>> {
-        let v = self.receiver.try_recv().ok()?;
-        Some(Ok((self.f.take().expect("an arm fires once"))(v)))
+    fn try_now(&self) -> Option<Result<T, ChannelError>> {
+        self.try_recv().ok().map(Ok)
     }
 
     fn is_closed(&self) -> bool {
-        self.receiver.try_peek_closed()
+        self.buffer.senders.load(Ordering::Acquire) == 0 && self.buffer.lock().is_empty()
     }
 
-    fn register(&mut self, me: &TaskletRef) -> WaitRef {
+    fn register(&self, me: &TaskletRef) -> WaitRef {
         // Counted as an outside waker while registered (see `collect`).
-        if let Some(shared) = self.receiver.shared.upgrade() {
+        if let Some(shared) = self.shared.upgrade() {
             shared.external_wakers.set(shared.external_wakers.get() + 1);
         }
-        let key = waiters(&self.receiver.local).push(me.clone(), ());
-        self.key = Some(key);
+        let key = waiters(&self.local).push(me.clone(), ());
         WaitRef {
-            target: self.receiver.local.clone(),
+            target: self.local.clone(),
             key,
         }
     }
 
-    fn collect(&mut self) -> Collected<R> {
-        let Some(key) = self.key.take() else {
-            return Collected::NotFired;
-        };
-        if let Some(shared) = self.receiver.shared.upgrade() {
+    fn collect(&self, key: WaitKey) -> Collected<T> {
+        if let Some(shared) = self.shared.upgrade() {
             shared.external_wakers.set(shared.external_wakers.get() - 1);
         }
-        let taken = waiters(&self.receiver.local).take(key);
+        let taken = waiters(&self.local).take(key);
         match taken {
+            // Notified: look again (another receiver of this thread may have won).
             Some(Slot::Done(())) => match self.try_now() {
                 Some(result) => Collected::Fired(result),
                 None => Collected::Retry,
@@ -319,25 +303,12 @@ impl<T: Send + 'static, R, F: FnOnce(T) -> R> Arm<R> for RemoteArm<'_, T, F> {
     }
 }
 
-impl<T: Send + 'static> RemoteReceiver<T> {
-    fn try_peek_closed(&self) -> bool {
-        let buffer = &self.buffer;
-        buffer.senders.load(Ordering::Acquire) == 0 && buffer.lock().is_empty()
-    }
-}
-
 impl<T: Send + 'static> Receivable<T> for RemoteReceiver<T> {
     fn recv_arm<'a, R, F>(&'a self, f: F) -> SelectArm<'a, R>
     where
         F: FnOnce(T) -> R + 'a,
         R: 'a,
     {
-        SelectArm {
-            arm: Box::new(RemoteArm {
-                receiver: self,
-                f: Some(f),
-                key: None,
-            }),
-        }
+        SelectArm::receiving(self, f)
     }
 }

@@ -8,7 +8,7 @@ use crate::block::settle_after_switch;
 use crate::block::wait_for;
 use crate::core::current_shared;
 use crate::error::{Thrown, WaitError};
-use crate::object::{handle_impls, waiters, Object, Waitable};
+use crate::object::{handle_impls, waitable_state, waiters, Object};
 use crate::state::{Blocked, Wake};
 use crate::time::deadline_in;
 use crate::wait::WaitList;
@@ -23,14 +23,7 @@ struct State<T> {
     waiters: WaitList<(), Outcome<T>>,
 }
 
-impl<T> Waitable for State<T> {
-    type Offer = ();
-    type Reply = Outcome<T>;
-
-    fn waiters(&mut self) -> &mut WaitList<(), Outcome<T>> {
-        &mut self.waiters
-    }
-}
+waitable_state!([T] State<T>, offer (), reply Outcome<T>);
 
 /// What `Event` (over `()`) and `ValueEvent` share.
 type Inner<T> = Object<State<T>>;

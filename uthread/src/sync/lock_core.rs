@@ -10,7 +10,7 @@ use crate::block::wait_for;
 use crate::block::{preempt_check, settle_after_switch};
 use crate::core::{current_shared, Shared};
 use crate::error::WaitError;
-use crate::object::{waiters, Object, Waitable};
+use crate::object::{waitable_state, waiters, Object};
 use crate::state::{Blocked, Wake};
 use crate::task::TaskletRef;
 use crate::wait::WaitList;
@@ -66,14 +66,7 @@ pub(crate) struct LockState {
     pub(super) contended_since: Option<Duration>,
 }
 
-impl Waitable for LockState {
-    type Offer = ();
-    type Reply = ();
-
-    fn waiters(&mut self) -> &mut WaitList<(), ()> {
-        &mut self.waiters
-    }
-}
+waitable_state!([] LockState, offer (), reply ());
 
 /// A lock, reentrant or not.
 pub(crate) type LockCore = Object<LockState>;

@@ -9,8 +9,8 @@ use crate::block::settle_after_switch;
 use crate::block::wait_for;
 use crate::core::current_shared;
 use crate::error::{ChannelError, RecvError, TryRecvError};
-use crate::object::{waiters, Object, Waitable};
-use crate::select::{Arm, Collected, Receivable, SelectArm};
+use crate::object::{waitable_state, waiters, Object};
+use crate::select::{Collected, Receivable, RecvSource, SelectArm};
 use crate::state::{Blocked, Wake};
 use crate::task::TaskletRef;
 use crate::task::{WaitKey, WaitRef};
@@ -25,14 +25,7 @@ struct State<T> {
     waiters: WaitList<(), ()>,
 }
 
-impl<T> Waitable for State<T> {
-    type Offer = ();
-    type Reply = ();
-
-    fn waiters(&mut self) -> &mut WaitList<(), ()> {
-        &mut self.waiters
-    }
-}
+waitable_state!([T] State<T>, offer (), reply ());
 
 /// What the sender and the receiver share (unnamed).
 type Inner<T> = Object<State<T>>;
@@ -195,46 +188,36 @@ impl<T: 'static> OneshotReceiver<T> {
     }
 }
 
-/// A select arm waiting for a one-shot value.
-struct OneshotArm<'a, T: 'static, F> {
-    receiver: &'a OneshotReceiver<T>,
-    f: Option<F>,
-    key: Option<WaitKey>,
-}
+impl<T: 'static> RecvSource for OneshotReceiver<T> {
+    type Item = T;
 
-impl<T: 'static, R, F: FnOnce(T) -> R> Arm<R> for OneshotArm<'_, T, F> {
     fn object(&self) -> ObjectId {
-        self.receiver.inner.id
+        self.inner.id
     }
 
-    fn try_now(&mut self) -> Option<Result<R, ChannelError>> {
-        let value = self.receiver.inner.state.borrow_mut().value.take()?;
-        Some(Ok((self.f.take().expect("an arm fires once"))(value)))
+    fn try_now(&self) -> Option<Result<T, ChannelError>> {
+        self.inner.state.borrow_mut().value.take().map(Ok)
     }
 
     fn is_closed(&self) -> bool {
-        let st = self.receiver.inner.state.borrow();
+        let st = self.inner.state.borrow();
         st.sender_gone && st.value.is_none()
     }
 
-    fn register(&mut self, me: &TaskletRef) -> WaitRef {
-        let key = waiters(&self.receiver.inner).push(me.clone(), ());
-        self.key = Some(key);
+    fn register(&self, me: &TaskletRef) -> WaitRef {
+        let key = waiters(&self.inner).push(me.clone(), ());
         WaitRef {
-            target: self.receiver.inner.clone(),
+            target: self.inner.clone(),
             key,
         }
     }
 
-    fn collect(&mut self) -> Collected<R> {
-        let Some(key) = self.key.take() else {
-            return Collected::NotFired;
-        };
-        match waiters(&self.receiver.inner).take(key) {
-            Some(Slot::Done(())) => match self.try_now() {
-                Some(result) => Collected::Fired(result),
-                None => Collected::Fired(Err(ChannelError::Closed)),
-            },
+    fn collect(&self, key: WaitKey) -> Collected<T> {
+        match waiters(&self.inner).take(key) {
+            // Woken by the send, or by the sender dropping unsent.
+            Some(Slot::Done(())) => {
+                Collected::Fired(self.try_now().unwrap_or(Err(ChannelError::Closed)))
+            }
             _ => Collected::NotFired,
         }
     }
@@ -246,12 +229,6 @@ impl<T: 'static> Receivable<T> for OneshotReceiver<T> {
         F: FnOnce(T) -> R + 'a,
         R: 'a,
     {
-        SelectArm {
-            arm: Box::new(OneshotArm {
-                receiver: self,
-                f: Some(f),
-                key: None,
-            }),
-        }
+        SelectArm::receiving(self, f)
     }
 }

@@ -8,7 +8,7 @@ use crate::block::wait_for;
 use crate::block::{preempt_check, settle_after_switch};
 use crate::core::current_shared;
 use crate::error::WaitError;
-use crate::object::{waiters, Object, Waitable};
+use crate::object::{waitable_state, waiters, Object};
 use crate::state::{Blocked, Wake};
 use crate::time::deadline_in;
 use crate::wait::WaitList;
@@ -34,14 +34,7 @@ struct State {
     waiters: WaitList<(), ()>,
 }
 
-impl Waitable for State {
-    type Offer = ();
-    type Reply = ();
-
-    fn waiters(&mut self) -> &mut WaitList<(), ()> {
-        &mut self.waiters
-    }
-}
+waitable_state!([] State, offer (), reply ());
 
 /// What `Semaphore` and `BoundedSemaphore` share (a bound or none).
 type Inner = Object<State>;
