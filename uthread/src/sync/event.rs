@@ -49,6 +49,23 @@ impl<T: Clone + 'static> Inner<T> {
         }
     }
 
+    fn clear(&self) {
+        self.state.borrow_mut().value = None;
+    }
+
+    fn is_set(&self) -> bool {
+        self.state.borrow().value.is_some()
+    }
+
+    fn waiting(&self) -> usize {
+        self.state.borrow().waiters.len()
+    }
+
+    /// The `Debug` of a handle called `kind`.
+    fn debug_as(&self, f: &mut fmt::Formatter<'_>, kind: &str) -> fmt::Result {
+        self.debug(f, kind).field("set", &self.is_set()).finish()
+    }
+
     fn current(&self) -> Option<Result<T, WaitError>> {
         let st = self.state.borrow();
         st.value.clone().map(into_result)
@@ -106,10 +123,7 @@ handle_impls!([] Event, "event": default);
 
 impl fmt::Debug for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.inner
-            .debug(f, "Event")
-            .field("set", &self.is_set())
-            .finish()
+        self.inner.debug_as(f, "Event")
     }
 }
 
@@ -135,17 +149,17 @@ impl Event {
 
     /// Clears the flag.
     pub fn clear(&self) {
-        self.inner.state.borrow_mut().value = None;
+        self.inner.clear();
     }
 
     /// Whether the flag is set.
     pub fn is_set(&self) -> bool {
-        self.inner.state.borrow().value.is_some()
+        self.inner.is_set()
     }
 
     /// Tasklets waiting.
     pub fn waiting(&self) -> usize {
-        self.inner.state.borrow().waiters.len()
+        self.inner.waiting()
     }
 
     /// Waits until the flag is set (returns at once if it is).
@@ -195,10 +209,7 @@ handle_impls!([T: Clone + 'static] ValueEvent<T>, "value event": clone, default)
 
 impl<T: Clone + 'static> fmt::Debug for ValueEvent<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.inner
-            .debug(f, "ValueEvent")
-            .field("set", &self.is_set())
-            .finish()
+        self.inner.debug_as(f, "ValueEvent")
     }
 }
 
@@ -225,17 +236,17 @@ impl<T: Clone + 'static> ValueEvent<T> {
 
     /// Forgets the value (waits block again).
     pub fn clear(&self) {
-        self.inner.state.borrow_mut().value = None;
+        self.inner.clear();
     }
 
     /// Whether a value (or error) is set.
     pub fn is_set(&self) -> bool {
-        self.inner.state.borrow().value.is_some()
+        self.inner.is_set()
     }
 
     /// Tasklets waiting for the value.
     pub fn waiting(&self) -> usize {
-        self.inner.state.borrow().waiters.len()
+        self.inner.waiting()
     }
 
     /// Waits for the value.
