@@ -11,10 +11,10 @@ use crate::core::{current_shared, Shared};
 use crate::error::{ChannelError, RecvError, SendError, Thrown, TryRecvError, TrySendError};
 use crate::object::{handle_impls, waitable_state, waiters, Object};
 use crate::state::{Blocked, Wake};
+use crate::task::Tasklet;
 use crate::task::{TaskletRef, WaitKey, WaitRef};
 use crate::time::deadline_in;
 use crate::wait::{Slot, WaitList};
-use crate::Tasklet;
 
 /// Who runs first when a send or receive finds its partner already waiting.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

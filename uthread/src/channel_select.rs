@@ -2,10 +2,10 @@
 
 use crate::channel::{Channel, Msg};
 use crate::error::{ChannelError, TryRecvError};
+use crate::id::ObjectId;
 use crate::select::{Arm, Collected, Receivable, RecvSource, SelectArm};
 use crate::task::{TaskletRef, WaitKey, WaitRef};
 use crate::wait::Slot;
-use crate::ObjectId;
 
 impl<T: 'static> RecvSource for Channel<T> {
     type Item = T;

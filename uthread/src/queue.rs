@@ -10,13 +10,13 @@ use crate::block::wait_for;
 use crate::block::{preempt_check, settle_after_switch};
 use crate::core::current_shared;
 use crate::error::{ChannelError, RecvError, SendError, TryRecvError, TrySendError};
+use crate::id::ObjectId;
 use crate::object::{handle_impls, waitable_state, waiters, Object};
 use crate::select::{Collected, Receivable, RecvSource, SelectArm};
 use crate::state::{Blocked, Wake};
 use crate::task::{TaskletRef, WaitKey, WaitRef};
 use crate::time::deadline_in;
 use crate::wait::{Slot, WaitList};
-use crate::ObjectId;
 
 /// What a waiter offers: a getter nothing, a putter its value.
 enum Offer<T> {

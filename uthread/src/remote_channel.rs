@@ -14,6 +14,7 @@ use crate::block::wait_for;
 use crate::core::Shared;
 use crate::error::{ChannelError, RecvError, TryRecvError};
 use crate::hub::{HubInner, Notice, RemoteTarget};
+use crate::id::ObjectId;
 use crate::object::{waitable_state, waiters, Object};
 use crate::select::{Collected, Receivable, RecvSource, SelectArm};
 use crate::state::{Blocked, Wake};
@@ -21,7 +22,6 @@ use crate::task::TaskletRef;
 use crate::task::{WaitKey, WaitRef};
 use crate::time::deadline_in;
 use crate::wait::{Slot, WaitList};
-use crate::ObjectId;
 
 /// The part both threads see.
 struct Buffer<T> {

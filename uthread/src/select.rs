@@ -13,12 +13,13 @@ use std::time::Duration;
 
 use crate::block::settle_after_switch;
 use crate::block::{interrupted, pending_interrupt};
+use crate::channel::Channel;
 use crate::core::current_shared;
 use crate::error::ChannelError;
+use crate::id::ObjectId;
 use crate::state::{Blocked, Wake};
 use crate::task::{TaskletRef, WaitKey, WaitRef, Waits};
 use crate::time::deadline_in;
-use crate::ObjectId;
 
 /// What an arm found when it collected its wait entry after a wake.
 pub(crate) enum Collected<R> {
@@ -224,7 +225,7 @@ impl<'a, R: 'a> Select<'a, R> {
 
     /// Adds an arm that sends `value` on `channel`; `f` gives the result if it is sent.
     /// If another arm fires, the value is dropped.
-    pub fn send<T: 'static, F>(mut self, channel: &'a crate::Channel<T>, value: T, f: F) -> Self
+    pub fn send<T: 'static, F>(mut self, channel: &'a Channel<T>, value: T, f: F) -> Self
     where
         F: FnOnce() -> R + 'a,
     {

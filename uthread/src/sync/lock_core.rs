@@ -10,11 +10,12 @@ use crate::block::wait_for;
 use crate::block::{preempt_check, settle_after_switch};
 use crate::core::{current_shared, Shared};
 use crate::error::WaitError;
+use crate::id::ObjectId;
 use crate::object::{waitable_state, waiters, Object};
 use crate::state::{Blocked, Wake};
+use crate::task::Tasklet;
 use crate::task::TaskletRef;
 use crate::wait::WaitList;
-use crate::{ObjectId, Tasklet};
 
 /// Why a lock operation failed.
 #[derive(Debug)]
@@ -319,7 +320,7 @@ macro_rules! lock_queries {
             }
 
             /// The holder, if any.
-            pub fn owner(&self) -> Option<$crate::Tasklet> {
+            pub fn owner(&self) -> Option<$crate::task::Tasklet> {
                 self.inner.owner()
             }
 

@@ -5,7 +5,8 @@ use std::fmt;
 use std::time::Duration;
 
 use super::lock_core::{alive, live_locks};
-use crate::{ObjectRef, Tasklet};
+use crate::id::ObjectRef;
+use crate::task::Tasklet;
 
 /// A lock held too long while others wait, as found by [`lock_report`].
 #[derive(Debug, Clone)]

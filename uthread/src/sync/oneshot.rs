@@ -9,6 +9,7 @@ use crate::block::settle_after_switch;
 use crate::block::wait_for;
 use crate::core::current_shared;
 use crate::error::{ChannelError, RecvError, TryRecvError};
+use crate::id::ObjectId;
 use crate::object::{waitable_state, waiters, Object};
 use crate::select::{Collected, Receivable, RecvSource, SelectArm};
 use crate::state::{Blocked, Wake};
@@ -16,7 +17,6 @@ use crate::task::TaskletRef;
 use crate::task::{WaitKey, WaitRef};
 use crate::time::deadline_in;
 use crate::wait::{Slot, WaitList};
-use crate::ObjectId;
 
 struct State<T> {
     value: Option<T>,
