@@ -1,11 +1,14 @@
 //! Measures how far the tasklet phase overshoots a time budget, over many frames.
 //!
 //! 200 actors each do 20 to 500 us of work per slice (drawn from their seeded
-//! generators), far more than fits in the 4 ms budget, so every frame spends it. No slice
-//! starts after the budget is spent, so the overshoot is bounded by the slice that was
-//! running when it ran out. Prints the median and 99th percentile of the overshoot, of
-//! the longest slice for comparison, and (from a trace of every frame) when the last
-//! slice of each frame started and how much of the overshoot was not that slice.
+//! generators), far more than fits in the 4 ms budget, so every frame spends it. First
+//! as plain code: no slice starts after the budget is spent, so the overshoot is bounded
+//! by the slice that was running when it ran out. Prints the median and 99th percentile
+//! of the overshoot, of the longest slice for comparison, and (from a trace of every
+//! frame) when the last slice of each frame started and how much of the overshoot was
+//! not that slice. Then the same work in a `#[uthread::preemptible]` function: the
+//! budget cuts the running slice at its next loop iteration, so the overshoot is the gap
+//! between two preempt points plus the watchdog thread's wake-up.
 //!
 //! ```sh
 //! cargo run --release -p benches --example overshoot [frames]
@@ -16,11 +19,36 @@ use std::time::{Duration, Instant};
 use demos::measure::percentile;
 use engine::{Actor, Budget, FrameDriver, SpanKind};
 
+/// `work` of busy computation, with a preempt point in every iteration of its loop.
+#[uthread::preemptible]
+fn preemptible_work(work: Duration) {
+    let start = Instant::now();
+    while start.elapsed() < work {
+        std::hint::spin_loop();
+    }
+}
+
+/// The same work as plain code.
+fn plain_work(work: Duration) {
+    let start = Instant::now();
+    while start.elapsed() < work {
+        std::hint::spin_loop();
+    }
+}
+
 fn main() {
     let frames: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(1000);
+    println!("plain behaviours (a slice is never cut):");
+    measure(frames, plain_work, true);
+    println!();
+    println!("#[uthread::preemptible] behaviours (the budget cuts a slice at a loop iteration):");
+    measure(frames, preemptible_work, false);
+}
+
+fn measure(frames: usize, work: fn(Duration), trace: bool) {
     let budget = Duration::from_millis(4);
     let mut world = hecs::World::new();
     let mut driver = FrameDriver::builder()
@@ -32,12 +60,8 @@ fn main() {
             .spawn(
                 &mut world,
                 (),
-                Actor::new(|ctx| loop {
-                    let work = Duration::from_micros(20 + ctx.rng().below(481));
-                    let start = Instant::now();
-                    while start.elapsed() < work {
-                        std::hint::spin_loop();
-                    }
+                Actor::new(move |ctx| loop {
+                    work(Duration::from_micros(20 + ctx.rng().below(481)));
                     if ctx.be_nice().is_err() {
                         return;
                     }
@@ -46,13 +70,17 @@ fn main() {
             .expect("spawn");
     }
 
-    driver.record_trace(frames);
+    if trace {
+        driver.record_trace(frames);
+    }
     let mut overshoots = Vec::with_capacity(frames);
     let mut longest = Vec::with_capacity(frames);
     let mut resumed = 0;
+    let mut preempted = 0;
     for _ in 0..frames {
         let stats = driver.tick(&mut world, Duration::from_millis(16));
         resumed += stats.resumed;
+        preempted += stats.preempted;
         if let Some(overshoot) = stats.overshoot {
             overshoots.push(overshoot);
         }
@@ -84,7 +112,8 @@ fn main() {
     overshoots.sort();
     longest.sort();
     println!(
-        "{frames} frames, budget {budget:?}, {:.1} slices per frame, budget spent in {} frames",
+        "{frames} frames, budget {budget:?}, {:.1} slices per frame, budget spent in {} frames, \
+         {preempted} slices cut",
         resumed as f64 / frames as f64,
         overshoots.len()
     );
@@ -100,6 +129,9 @@ fn main() {
         percentile(&longest, 99.0),
         longest.last().copied().unwrap_or_default()
     );
+    if !trace {
+        return;
+    }
     let late = last_start.iter().filter(|&&d| d > budget).count();
     println!(
         "last slice started at: median {:>10.1?}  p99 {:>10.1?}  ({late} frames after the budget)",

@@ -76,6 +76,8 @@ pub struct ScriptWorld<'a> {
     commands: Option<RefMut<'a, CommandQueue>>,
     entity: Entity,
     hub: &'a Hub,
+    /// A frame's time budget does not interrupt a script while it holds the world.
+    _hold: uthread::PreemptionHold,
 }
 
 impl fmt::Debug for ScriptWorld<'_> {
@@ -110,6 +112,7 @@ impl<'a> ScriptWorld<'a> {
             commands: None,
             entity,
             hub,
+            _hold: uthread::hold_preemption(),
         }
     }
 

@@ -142,12 +142,28 @@ pub fn draw_hud(skirmish: &Skirmish, figures: &HudFigures<'_>, layout: &Layout) 
     let graph = Rect::new(x, y, right - x, area.bottom() - PAD - 18.0 - y);
     budget_graph(graph, figures.history);
     let history = figures.history;
-    let note = format!(
-        "budget ran out in {} of the last {} frames",
-        history.spent_frames(),
-        history.samples().len()
-    );
-    text(&note, x, area.bottom() - PAD, 14.0, colours::DIM);
+    // A script that stalled a frame (the scheduler's live stall report): named here, as
+    // the watchdog thread saw it.
+    let note = match skirmish.driver.scheduler().last_stall() {
+        Some(stall) => (
+            format!(
+                "stalled: {} ({:.0} ms{})",
+                stall.name.as_deref().unwrap_or("a script"),
+                stall.running_for.as_secs_f64() * 1000.0,
+                if stall.ended { "" } else { ", running" }
+            ),
+            colours::BAD,
+        ),
+        None => (
+            format!(
+                "budget ran out in {} of the last {} frames",
+                history.spent_frames(),
+                history.samples().len()
+            ),
+            colours::DIM,
+        ),
+    };
+    text(&note.0, x, area.bottom() - PAD, 14.0, note.1);
 }
 
 fn speed_text(speed: f64) -> String {

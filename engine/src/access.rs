@@ -61,6 +61,8 @@ pub struct WorldAccess<'a> {
     world: RefMut<'a, World>,
     entity: Entity,
     loan: &'a WorldLoan<World, Entity>,
+    /// A frame's time budget does not interrupt a behaviour while it holds the world.
+    _hold: uthread::PreemptionHold,
 }
 
 impl fmt::Debug for WorldAccess<'_> {
@@ -90,6 +92,7 @@ impl<'a> WorldAccess<'a> {
             world,
             entity,
             loan,
+            _hold: uthread::hold_preemption(),
         }
     }
 

@@ -93,6 +93,9 @@ pub(crate) fn start(
         ctx.returned();
     })?;
     let tasklet = handle.tasklet().clone();
+    hub.stall_labels
+        .borrow()
+        .insert(tasklet.id(), &name, entity);
     // Detach: a panic then goes to the scheduler's error handler, which maps it back to
     // the entity.
     drop(handle);
@@ -107,6 +110,7 @@ pub(crate) fn start(
 /// if there was an actor.
 pub(crate) fn stop(hub: &Hub, world: &mut World, entity: Entity) -> Option<Rc<str>> {
     let slot = hub.actors.borrow_mut().remove(entity)?;
+    hub.stall_labels.borrow().remove(slot.tasklet.id());
     slot.inboxes.close_all();
     if slot.tasklet.is_alive() {
         let lent = hub.lend(world);

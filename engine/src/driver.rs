@@ -38,6 +38,7 @@ pub struct FrameDriverBuilder {
     seed: u64,
     stack_size: Option<usize>,
     stack_strategy: Option<StackStrategy>,
+    stall_threshold: Option<Duration>,
 }
 
 impl Default for FrameDriverBuilder {
@@ -50,6 +51,7 @@ impl Default for FrameDriverBuilder {
             seed: 0,
             stack_size: None,
             stack_strategy: None,
+            stall_threshold: Some(crate::stall::DEFAULT_STALL_THRESHOLD),
         }
     }
 }
@@ -106,6 +108,16 @@ impl FrameDriverBuilder {
         self
     }
 
+    /// Live stall reports (on by default, 100 ms): a behaviour whose slice runs longer
+    /// than `threshold` (a loop that makes no uthread call) is reported on stderr while
+    /// it still runs, with its actor's name and entity, and again when it yields, with
+    /// the total. A watchdog thread watches; the frame pays two atomic stores a slice.
+    /// `None` turns the reports off (and the thread is not started).
+    pub fn stall_reports(mut self, threshold: Option<Duration>) -> FrameDriverBuilder {
+        self.stall_threshold = threshold;
+        self
+    }
+
     /// Builds the driver, with its own scheduler on a manual clock.
     pub fn build(self) -> FrameDriver {
         let timing = self.timing || self.watchdog.is_some();
@@ -118,6 +130,10 @@ impl FrameDriverBuilder {
         }
         let scheduler = Rc::new(scheduler.build());
         let hub = Rc::new(Hub::new(self.seed));
+        if let Some(threshold) = self.stall_threshold {
+            *hub.stall_labels.borrow_mut() =
+                crate::stall::StallLabels::install(&scheduler, threshold);
+        }
         let errors = hub.clone();
         scheduler.set_error_handler(move |failure| {
             errors.events.borrow_mut().push(ActorEvent::Failed(failure));

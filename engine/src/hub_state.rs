@@ -21,6 +21,7 @@ use hecs::{Entity, World};
 use crate::command::CommandQueue;
 use crate::error::SendError;
 use crate::inbox::Inbox;
+use crate::stall::StallLabels;
 
 pub(crate) type Registry = frame_core::Registry<Entity>;
 pub(crate) type ActorEvent = frame_core::ActorEvent<Entity>;
@@ -48,6 +49,8 @@ pub(crate) struct HubState<Change> {
     /// Seed of the actors' generators, and how many actors have been started.
     pub(crate) seed: u64,
     pub(crate) started: Cell<u64>,
+    /// Actors' labels for the live stall reports (empty when they are off).
+    pub(crate) stall_labels: RefCell<StallLabels>,
 }
 
 impl<Change> HubState<Change> {
@@ -61,6 +64,7 @@ impl<Change> HubState<Change> {
             frame: Cell::new(FrameInfo::default()),
             seed,
             started: Cell::new(0),
+            stall_labels: RefCell::default(),
         }
     }
 

@@ -64,6 +64,7 @@ mod inbox;
 pub mod phases;
 mod rng;
 pub mod shard;
+mod stall;
 mod stats;
 mod system;
 mod trace;
@@ -79,6 +80,7 @@ pub use frame_core::{IncidentKind, PhaseTimes, SliceOverrun, WatchdogConfig, Wat
 pub use hash::WorldHasher;
 pub use inbox::Inbox;
 pub use rng::Rng;
+pub use stall::DEFAULT_STALL_THRESHOLD;
 pub use stats::{FrameStats, Incident, SliceSummary, TaskletTimes};
 pub use system::SystemContext;
 pub use trace::{Span, SpanKind, Trace, Track};

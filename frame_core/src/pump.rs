@@ -202,10 +202,14 @@ impl FramePump {
     pub fn run<E>(&self, stats: &mut FrameStats<E>) -> PumpRun {
         let scheduler = &self.scheduler;
         let start = Instant::now();
-        let outcome = scheduler.run_for(self.budget);
+        // A time budget also cuts a slice that runs past it, at its next preempt point
+        // (any uthread call, or a loop of a #[uthread::preemptible] behaviour); the cut
+        // tasklet runs first next frame.
+        let outcome = scheduler.run_preemptive(self.budget);
         let elapsed = start.elapsed();
         // Read the run's figures before anything else pumps the scheduler (a kill does).
         stats.resumed = scheduler.last_run_resumes();
+        stats.preempted = scheduler.last_run_preemptions();
         let longest = scheduler
             .last_run_longest_slice()
             .map(|(tasklet, duration)| (tasklet.id(), duration));

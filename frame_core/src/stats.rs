@@ -121,6 +121,8 @@ pub struct FrameStats<E> {
     pub game_time: Duration,
     /// Slices run in the tasklet phase.
     pub resumed: u64,
+    /// Slices the time budget cut at a preempt point (the tasklet runs first next frame).
+    pub preempted: u64,
     /// Tasklets ready but not run because the budget ran out; they run first next
     /// frame, in the same order.
     pub deferred: usize,
@@ -158,6 +160,7 @@ impl<E> Default for FrameStats<E> {
             frame: 0,
             game_time: Duration::ZERO,
             resumed: 0,
+            preempted: 0,
             deferred: 0,
             waiting_next_frame: 0,
             sleeping: 0,

@@ -151,19 +151,51 @@ where
     }
 }
 
-/// The watchdog check made by uthread operations that do not block.
+/// The watchdog check made by uthread operations that do not block: one load of this
+/// thread's preemption flag, which the scheduler's watchdog thread raises when a hard
+/// deadline passes.
 #[inline]
 pub(crate) fn preempt_check(shared: &Rc<Shared>) {
+    if crate::monitor::preempt_requested() {
+        preempt_now(shared);
+    }
+}
+
+/// The flag is up: if the caller's hard deadline has passed (and it may be preempted),
+/// take it out of the run, or put it back at the front of the queue when the run asked
+/// for that, and switch away.
+#[cold]
+#[inline(never)]
+pub(crate) fn preempt_now(shared: &Rc<Shared>) {
     let Some(deadline) = shared.hard_deadline.get() else {
+        if shared.running_monitor().is_some() {
+            crate::monitor::clear_preempt_request();
+        }
         return;
     };
-    let me = shared.current_task();
-    if Rc::ptr_eq(&me, &shared.main) || me.atomic.get() || std::time::Instant::now() < deadline {
+    if std::time::Instant::now() < deadline {
+        // Raised for an earlier slice; this one is not due.
+        if shared.running_monitor().is_some() {
+            crate::monitor::clear_preempt_request();
+        }
         return;
     }
-    shared.dequeue(&me, TaskletState::Paused);
-    *shared.interrupted.borrow_mut() = Some(me);
+    let me = shared.current_task();
+    if Rc::ptr_eq(&me, &shared.main) || me.atomic.get() || crate::monitor::preemption_held() {
+        return;
+    }
+    if shared.running_monitor().is_some() {
+        crate::monitor::clear_preempt_request();
+    }
+    shared.preemptions.set(shared.preemptions.get() + 1);
     shared.hard_deadline.set(None);
+    if shared.requeue_preempted.get() {
+        shared.enqueue(&me, true);
+    } else {
+        shared.dequeue(&me, TaskletState::Paused);
+        *shared.interrupted.borrow_mut() = Some(me.clone());
+    }
+    drop(me);
     let wake = shared.switch_out();
     settle_after_switch(shared, wake);
 }

@@ -15,7 +15,7 @@
 //! the last handle to a primitive, so they go to `garbage` and the pump drops them.
 
 use std::any::Any;
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
@@ -28,6 +28,7 @@ use crate::error::TaskletFailure;
 use crate::hooks::Hooks;
 use crate::hub::RemoteHub;
 use crate::id::Key;
+use crate::monitor::Monitor;
 use crate::pool::StackPool;
 use crate::stack::StackStrategy;
 use crate::state::{Blocked, BlockedOn, TaskletState, Wake};
@@ -50,6 +51,8 @@ pub(crate) struct Config {
     pub(crate) max_idle_stacks: usize,
     /// Measure every slice (per-tasklet run time, longest slice, slice hook).
     pub(crate) timing: bool,
+    /// Report slices longer than this while they run (a watchdog thread); None: off.
+    pub(crate) stall_threshold: Option<Duration>,
 }
 
 /// How long one pump call may go on.
@@ -62,6 +65,9 @@ pub(crate) struct PumpLimits {
     pub(crate) per_slice: bool,
     /// Hard interruption: an overrunning tasklet is taken out at its next uthread call.
     pub(crate) hard: bool,
+    /// With `hard`: an interrupted tasklet goes back to the front of the run queue (it
+    /// runs first next time) instead of being taken out and handed back.
+    pub(crate) requeue: bool,
 }
 
 impl PumpLimits {
@@ -70,6 +76,7 @@ impl PumpLimits {
         budget: Budget::Unlimited,
         per_slice: false,
         hard: false,
+        requeue: false,
     };
 
     pub(crate) const UNLIMITED: PumpLimits = PumpLimits {
@@ -77,6 +84,7 @@ impl PumpLimits {
         budget: Budget::Unlimited,
         per_slice: false,
         hard: false,
+        requeue: false,
     };
 }
 
@@ -128,6 +136,12 @@ pub(crate) struct Shared {
     pub(crate) hard_deadline: Cell<Option<Instant>>,
     /// Set by a tasklet that interrupted itself (hard mode).
     pub(crate) interrupted: RefCell<Option<Rc<Task>>>,
+    /// The current pump call puts a preempted tasklet back at the front of the queue.
+    pub(crate) requeue_preempted: Cell<bool>,
+    /// Tasklets preempted (hard deadline) in the current (or last) pump call.
+    pub(crate) preemptions: Cell<u64>,
+    /// The watchdog thread, made when a stall threshold or a hard deadline first needs it.
+    pub(crate) monitor: OnceCell<Option<Monitor>>,
     /// Resumes made by the current (or last) pump call.
     pub(crate) resumes: Cell<u64>,
     /// When the current pump call started (only under a time budget).
@@ -236,6 +250,9 @@ impl Shared {
                 garbage: RefCell::new(Vec::new()),
                 hard_deadline: Cell::new(None),
                 interrupted: RefCell::new(None),
+                requeue_preempted: Cell::new(false),
+                preemptions: Cell::new(0),
+                monitor: OnceCell::new(),
                 resumes: Cell::new(0),
                 pump_started: Cell::new(None),
                 slice_ended_at: Cell::new(None),
@@ -257,6 +274,35 @@ impl Shared {
     #[inline]
     pub(crate) fn current_task(&self) -> Rc<Task> {
         self.current.borrow().clone()
+    }
+
+    /// The watchdog thread, started on first use; `None` if the system refused a thread,
+    /// in which case this thread's preemption flag stays raised and every preempt point
+    /// reads the clock instead.
+    pub(crate) fn monitor(&self) -> Option<&Monitor> {
+        self.monitor
+            .get_or_init(|| {
+                let threshold = self.config.borrow().stall_threshold;
+                let monitor = Monitor::start(threshold);
+                match &monitor {
+                    Some(monitor) => {
+                        for task in self.registry.borrow().values() {
+                            if let Some(name) = task.name.borrow().as_deref() {
+                                monitor.name(task.key.id(), name.into());
+                            }
+                        }
+                    }
+                    None => crate::monitor::raise_preempt_request(),
+                }
+                monitor
+            })
+            .as_ref()
+    }
+
+    /// The watchdog thread, if it runs.
+    #[inline]
+    pub(crate) fn running_monitor(&self) -> Option<&Monitor> {
+        self.monitor.get().and_then(Option::as_ref)
     }
 
     /// Game time now.

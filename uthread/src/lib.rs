@@ -64,6 +64,7 @@ mod hooks;
 mod hub;
 mod id;
 pub mod local;
+mod monitor;
 mod object;
 mod parallel;
 mod pool;
@@ -96,6 +97,7 @@ pub use hooks::{
     ChannelCallback, ChannelEvent, ErrorHandler, ScheduleCallback, SliceHook, SliceInfo,
 };
 pub use id::{ObjectId, ObjectRef, TaskletExit, TaskletId};
+pub use monitor::{hold_preemption, PreemptionHold, StallHandler, StallReport};
 pub use parallel::{join_all, try_join_all, OnError, ParallelError};
 pub use queue::Queue;
 pub use remote_channel::{RemoteReceiver, RemoteSender};

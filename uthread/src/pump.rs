@@ -27,6 +27,7 @@ impl Shared {
         self.pump_started.set(started);
         self.slice_ended_at.set(None);
         self.resumes.set(0);
+        self.preemptions.set(0);
         *self.longest.borrow_mut() = None;
         *self.interrupted.borrow_mut() = None;
         let hard_total = match (limits.budget, limits.hard, limits.per_slice) {
@@ -34,6 +35,13 @@ impl Shared {
             _ => None,
         };
         self.hard_deadline.set(hard_total);
+        self.requeue_preempted.set(limits.requeue);
+        if limits.hard && matches!(limits.budget, Budget::Time(_)) {
+            // The watchdog thread raises the preemption flag at the deadline.
+            if let Some(monitor) = self.monitor() {
+                monitor.set_deadline(hard_total);
+            }
+        }
         // Ends the pump even if a hook (user code) panics through it.
         let _stop = StopPump(self);
         self.pump_loop(limits)
@@ -150,6 +158,10 @@ impl Shared {
         if !timing && !limits.hard {
             // The common case (a frame driver counting resumes, or a plain run): no
             // clock, no watchdog.
+            let monitor = self.running_monitor();
+            if let Some(monitor) = monitor {
+                monitor.slice_begins(task.key.id());
+            }
             let exit = {
                 let mut fiber = task.fiber.borrow_mut();
                 fiber
@@ -157,6 +169,9 @@ impl Shared {
                     .expect("a queued tasklet has a fiber")
                     .resume()
             };
+            if let Some(monitor) = monitor {
+                monitor.slice_ends();
+            }
             *self.current.borrow_mut() = self.main.clone();
             self.resumes.set(self.resumes.get() + 1);
             task.switches.set(task.switches.get() + 1);
@@ -213,6 +228,13 @@ impl Shared {
             (started_at, limits.budget, limits.per_slice, limits.hard)
         {
             self.hard_deadline.set(Some(t0 + d));
+            if let Some(monitor) = self.running_monitor() {
+                monitor.set_deadline(Some(t0 + d));
+            }
+        }
+        let monitor = self.running_monitor();
+        if let Some(monitor) = monitor {
+            monitor.slice_begins(task.key.id());
         }
         let exit = {
             let mut fiber = task.fiber.borrow_mut();
@@ -221,6 +243,9 @@ impl Shared {
                 .expect("a queued tasklet has a fiber")
                 .resume()
         };
+        if let Some(monitor) = monitor {
+            monitor.slice_ends();
+        }
         let ended_at = started_at.map(|_| Instant::now());
         let elapsed = started_at.zip(ended_at).map(|(t0, t1)| t1 - t0);
         *self.current.borrow_mut() = self.main.clone();
@@ -317,6 +342,11 @@ impl Shared {
         }
         task.state.set(TaskletState::Dead);
         self.alive.set(self.alive.get() - 1);
+        if let Some(monitor) = self.running_monitor() {
+            if task.name.borrow().is_some() {
+                monitor.forget(task.key.id());
+            }
+        }
         let removed = self.registry.borrow_mut().remove(task.key);
         drop(removed);
     }
@@ -420,6 +450,9 @@ impl Drop for StopPump<'_> {
         let shared = self.0;
         shared.pumping.set(false);
         shared.hard_deadline.set(None);
+        if let Some(monitor) = shared.running_monitor() {
+            monitor.set_deadline(None);
+        }
         if let Ok(mut current) = shared.current.try_borrow_mut() {
             *current = shared.main.clone();
         }

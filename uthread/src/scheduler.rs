@@ -9,6 +9,7 @@ use crate::core::{install_default, Config, Enter, PumpExit, PumpLimits, Shared};
 use crate::error::{RunError, SpawnError, TaskletFailure};
 use crate::hooks::{ChannelCallback, ErrorHandler, ScheduleCallback, SliceHook};
 use crate::id::{Key, TaskletId};
+use crate::monitor::StallReport;
 use crate::pool::DEFAULT_WARM_STACKS;
 use crate::remote_channel::{RemoteReceiver, RemoteSender};
 use crate::spawn::{spawn_in, Builder, JoinHandle};
@@ -86,6 +87,7 @@ impl Default for SchedulerBuilder {
                 stack_strategy: StackStrategy::dedicated(),
                 max_idle_stacks: DEFAULT_WARM_STACKS,
                 timing: false,
+                stall_threshold: None,
             },
             clock: ClockKind::Real,
         }
@@ -132,12 +134,26 @@ impl SchedulerBuilder {
         self
     }
 
+    /// Reports, while it is still running, any slice that runs longer than `threshold`
+    /// (a tasklet stuck in a loop that makes no uthread call), and again when it ends,
+    /// with the total. A watchdog thread watches; the switch path only publishes which
+    /// tasklet runs (two atomic stores). Reports go to stderr unless a handler is set
+    /// ([`Scheduler::set_stall_handler`]). Off by default (`None`).
+    pub fn stall_reports(mut self, threshold: Option<Duration>) -> SchedulerBuilder {
+        self.config.stall_threshold = threshold;
+        self
+    }
+
     /// Builds the scheduler. The first one made on a thread becomes the thread's default
     /// for calls from the main context.
     pub fn build(self) -> Scheduler {
         overflow::install();
+        let stalls = self.config.stall_threshold.is_some();
         let shared = Shared::new(self.config, Clock::new(self.clock), Default::default());
         install_default(&shared);
+        if stalls {
+            shared.monitor();
+        }
         Scheduler { shared }
     }
 }
@@ -221,6 +237,7 @@ impl Scheduler {
             budget: Budget::Unlimited,
             per_slice: false,
             hard: false,
+            requeue: false,
         })
     }
 
@@ -236,6 +253,7 @@ impl Scheduler {
             budget,
             per_slice: false,
             hard: false,
+            requeue: false,
         })
     }
 
@@ -250,6 +268,58 @@ impl Scheduler {
             budget: Budget::Time(watchdog.limit),
             per_slice: !watchdog.total,
             hard: watchdog.hard,
+            requeue: false,
+        })
+    }
+
+    /// Runs until nothing is runnable or `budget` is spent, like [`Scheduler::run_for`],
+    /// but a time budget also interrupts a slice that runs past it, at the tasklet's next
+    /// preempt point (any uthread call, [`preempt_point`](crate::preempt_point), or a
+    /// loop of a [`#[preemptible]`](crate::preemptible) function). The interrupted
+    /// tasklet keeps its place at the front of the run queue, so it runs first next time:
+    /// a frame's budget is overshot by at most the gap between two preempt points, not a
+    /// whole slice. Atomic tasklets are never interrupted.
+    /// [`Scheduler::last_run_preemptions`] says how many slices were cut.
+    ///
+    /// # Errors
+    ///
+    /// As [`Scheduler::run`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uthread::{Budget, RunOutcome, Scheduler};
+    ///
+    /// #[uthread::preemptible]
+    /// fn grind(n: u64) -> u64 {
+    ///     let mut x = 0u64;
+    ///     for i in 0..n {
+    ///         x = x.rotate_left(5) ^ i;
+    ///     }
+    ///     x
+    /// }
+    ///
+    /// let sched = Scheduler::builder().manual_clock().build();
+    /// let t = sched.spawn(|| grind(200_000_000)).unwrap();
+    /// let mut frames = 0;
+    /// loop {
+    ///     frames += 1;
+    ///     match sched.run_preemptive(Budget::Time(Duration::from_millis(4))).unwrap() {
+    ///         RunOutcome::BudgetSpent => continue, // the grind was cut: next frame
+    ///         _ => break,
+    ///     }
+    /// }
+    /// assert!(t.join().is_ok());
+    /// assert!(frames >= 1);
+    /// ```
+    pub fn run_preemptive(&self, budget: Budget) -> Result<RunOutcome, RunError> {
+        self.run_with(PumpLimits {
+            until_main: false,
+            budget,
+            per_slice: false,
+            hard: matches!(budget, Budget::Time(_)),
+            requeue: true,
         })
     }
 
@@ -369,6 +439,68 @@ impl Scheduler {
     /// Resumes made by the last (or current) run call.
     pub fn last_run_resumes(&self) -> u64 {
         self.shared.resumes.get()
+    }
+
+    /// Slices cut by a hard deadline in the last (or current) run call (see
+    /// [`Scheduler::run_preemptive`] and hard [`Watchdog`]s).
+    pub fn last_run_preemptions(&self) -> u64 {
+        self.shared.preemptions.get()
+    }
+
+    /// Reports slices longer than `threshold` while they run (see
+    /// [`SchedulerBuilder::stall_reports`]); `None` turns the reports off.
+    pub fn set_stall_threshold(&self, threshold: Option<Duration>) {
+        self.shared.config.borrow_mut().stall_threshold = threshold;
+        if threshold.is_some() {
+            if let Some(monitor) = self.shared.monitor() {
+                monitor.set_threshold(threshold);
+            }
+        } else if let Some(monitor) = self.shared.running_monitor() {
+            monitor.set_threshold(None);
+        }
+    }
+
+    /// The stall threshold in force, if stall reports are on.
+    pub fn stall_threshold(&self) -> Option<Duration> {
+        self.shared.running_monitor().and_then(|m| m.threshold())
+    }
+
+    /// Sends stall reports to `handler` (called on the watchdog thread, so it must be
+    /// `Send + Sync`) instead of stderr.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let sched = uthread::Scheduler::builder()
+    ///     .stall_reports(Some(Duration::from_millis(20)))
+    ///     .build();
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let sink = seen.clone();
+    /// sched.set_stall_handler(move |report| sink.lock().unwrap().push(report.clone()));
+    /// uthread::Builder::new()
+    ///     .name("busy")
+    ///     .spawn_on(&sched, || {
+    ///         let start = Instant::now();
+    ///         while start.elapsed() < Duration::from_millis(200) {} // no uthread call
+    ///     })
+    ///     .unwrap();
+    /// sched.run().unwrap();
+    /// std::thread::sleep(Duration::from_millis(50)); // the end report follows
+    /// let seen = seen.lock().unwrap();
+    /// assert!(!seen[0].ended && seen[0].name.as_deref() == Some("busy"));
+    /// ```
+    pub fn set_stall_handler(&self, handler: impl Fn(&StallReport) + Send + Sync + 'static) {
+        if let Some(monitor) = self.shared.monitor() {
+            monitor.set_handler(Some(Box::new(handler)));
+        }
+    }
+
+    /// The last stall report made (for a HUD), if stall reports are on and one was made.
+    pub fn last_stall(&self) -> Option<StallReport> {
+        self.shared.running_monitor().and_then(|m| m.last_report())
     }
 
     /// The longest slice of the last run call and whose it was (with timing on).

@@ -138,6 +138,9 @@ where
         .atomic
         .unwrap_or_else(|| shared.current.borrow().atomic.get());
     let task = shared.insert_task(name.clone(), atomic);
+    if let (Some(monitor), Some(name)) = (shared.running_monitor(), name.as_deref()) {
+        monitor.name(task.key.id(), name.into());
+    }
     task.stack_size.set(stack.usable_size());
     stack.set_owner(task.key.id().0, name.as_ref());
     let result = join.clone();

@@ -393,12 +393,6 @@ impl Tasklet {
         self.task.name.borrow().as_deref().map(str::to_owned)
     }
 
-    /// Renames it (shown in reports and deadlock lists; an overflow report shows the name
-    /// it was spawned with).
-    pub fn set_name(&self, name: &str) {
-        *self.task.name.borrow_mut() = Some(Rc::from(name));
-    }
-
     /// Where it stands now.
     pub fn state(&self) -> TaskletState {
         self.task.state.get()

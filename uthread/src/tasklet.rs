@@ -4,11 +4,28 @@
 
 use std::rc::Rc;
 
-use crate::block::{preempt_check, settle_after_switch, unwind_kill, KILL_RETRIES};
+use crate::block::{settle_after_switch, unwind_kill, KILL_RETRIES};
 use crate::core::{current_shared, Shared};
 use crate::error::{TaskletError, Thrown, WaitError};
 use crate::state::{TaskletState, Wake};
 use crate::task::{Exit, Tasklet};
+
+impl Tasklet {
+    /// Renames it (shown in reports, deadlock lists and stall reports; an overflow report
+    /// shows the name it was spawned with).
+    pub fn set_name(&self, name: &str) {
+        let name: Rc<str> = Rc::from(name);
+        if let Some(monitor) = self
+            .task
+            .scheduler()
+            .as_deref()
+            .and_then(Shared::running_monitor)
+        {
+            monitor.name(self.task.key.id(), (*name).into());
+        }
+        *self.task.name.borrow_mut() = Some(name);
+    }
+}
 
 impl Tasklet {
     /// The tasklet's scheduler, if it still exists.
@@ -360,11 +377,56 @@ pub fn set_atomic(atomic: bool) -> bool {
 }
 
 /// A point where the watchdog may interrupt the caller (every uthread operation is one;
-/// call this in long computations that make none). Under a hard budget that has run
-/// out, a non-atomic tasklet is taken out of the run queue and handed back to whoever
-/// runs the scheduler.
+/// call this in long computations that make none, or let
+/// [`#[preemptible]`](crate::preemptible) put one in every loop). Under a hard deadline
+/// that has passed (a hard [`Watchdog`](crate::Watchdog), or
+/// [`Scheduler::run_preemptive`](crate::Scheduler::run_preemptive)), a non-atomic
+/// tasklet is interrupted here.
+///
+/// Costs one load of a thread-local flag when nothing is due, about a nanosecond: the
+/// scheduler's watchdog thread raises the flag when the deadline passes, so no clock is
+/// read here.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use uthread::{RunOutcome, Scheduler, Watchdog};
+///
+/// let sched = Scheduler::new();
+/// let t = sched.spawn(|| {
+///     let mut x = 0u64;
+///     for i in 0..u64::MAX {
+///         x = x.wrapping_mul(31).wrapping_add(i);
+///         if i % 1024 == 0 {
+///             uthread::preempt_point();
+///         }
+///         if i == 50_000_000 {
+///             break;
+///         }
+///     }
+///     x
+/// }).unwrap();
+/// // A 2 ms hard watchdog interrupts the loop at a preempt point; re-insert to go on.
+/// while let RunOutcome::Interrupted { tasklet, .. } =
+///     sched.run_watchdog(Watchdog::per_slice(Duration::from_millis(2))).unwrap()
+/// {
+///     tasklet.insert().unwrap();
+/// }
+/// assert!(t.join().is_ok());
+/// ```
+#[inline]
 pub fn preempt_point() {
-    if let Some(shared) = current_shared() {
-        preempt_check(&shared);
+    if crate::monitor::preempt_requested() {
+        preempt_point_slow();
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn preempt_point_slow() {
+    match current_shared() {
+        Some(shared) => crate::block::preempt_now(&shared),
+        None => crate::monitor::clear_preempt_request(),
     }
 }

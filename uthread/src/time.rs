@@ -58,18 +58,25 @@ pub fn sleep(d: Duration) -> Result<(), WaitError> {
 ///
 /// As [`sleep`].
 pub fn sleep_until(deadline: Duration) -> Result<(), WaitError> {
-    let shared = current_shared().ok_or(WaitError::NoScheduler)?;
-    if shared.now() >= deadline {
-        return Ok(());
-    }
-    if let Some(wake) = pending_interrupt(&shared) {
-        return Err(interrupted(wake));
-    }
-    let (task, seq) = shared.block_current(Blocked::Sleep { until: deadline }, Waits::None);
-    shared.arm_timer(&task, seq, deadline);
-    drop(task);
-    match shared.switch_out() {
-        Wake::Timer | Wake::Signaled => Ok(()),
+    // As in `be_nice`: nothing of ours is alive where a kill unwinds.
+    let (pending, wake) = {
+        let shared = current_shared().ok_or(WaitError::NoScheduler)?;
+        if shared.now() >= deadline {
+            return Ok(());
+        }
+        match pending_interrupt(&shared) {
+            Some(wake) => (true, wake),
+            None => {
+                let (task, seq) =
+                    shared.block_current(Blocked::Sleep { until: deadline }, Waits::None);
+                shared.arm_timer(&task, seq, deadline);
+                drop(task);
+                (false, shared.switch_out())
+            }
+        }
+    };
+    match wake {
+        Wake::Timer | Wake::Signaled if !pending => Ok(()),
         other => Err(interrupted(other)),
     }
 }
@@ -82,14 +89,22 @@ pub fn sleep_until(deadline: Duration) -> Result<(), WaitError> {
 ///
 /// As [`sleep`].
 pub fn be_nice() -> Result<(), WaitError> {
-    let shared = current_shared().ok_or(WaitError::NoScheduler)?;
-    let me = shared.current_task();
-    if let Some(wake) = me.take_interrupt() {
-        return Err(interrupted(wake));
-    }
-    shared.block_nice(&me);
-    match shared.switch_out_as(&me) {
-        Wake::Timer | Wake::Signaled => Ok(()),
+    // The scheduler's and the record's handles are dropped before a kill can unwind
+    // from here: every value alive at the unwind is a landing pad, and each costs the
+    // unwinder a fresh start (a teardown unwinds every tasklet through this).
+    let (pending, wake) = {
+        let shared = current_shared().ok_or(WaitError::NoScheduler)?;
+        let me = shared.current_task();
+        match me.take_interrupt() {
+            Some(wake) => (true, wake),
+            None => {
+                shared.block_nice(&me);
+                (false, shared.switch_out_as(&me))
+            }
+        }
+    };
+    match wake {
+        Wake::Timer | Wake::Signaled if !pending => Ok(()),
         other => Err(interrupted(other)),
     }
 }

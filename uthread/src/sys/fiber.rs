@@ -17,10 +17,10 @@ use super::stack::{GuardedStack, StackHeader};
 use super::switch::{self, FiberExit, SuspendKind};
 
 /// Bytes below a suspend mark that a resume reads (the registers the switch saved).
-const SWITCH_FRAME_BYTES: usize = 128;
+const SWITCH_FRAME_BYTES: usize = 192;
 /// Bytes above a suspend mark worth prefetching: the frames of the blocking call that
 /// the resume returns through (anything deeper streams in behind them).
-const RESUME_FRAME_BYTES: usize = 768;
+const RESUME_FRAME_BYTES: usize = 192;
 
 type DedicatedCo = Coroutine<(), (), FiberExit, GuardedStack>;
 

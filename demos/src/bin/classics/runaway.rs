@@ -1,7 +1,8 @@
 //! A runaway script: one tasklet of a game's frame loop spins in plain Rust for 300 ms
 //! without a uthread call. Nothing can stop native code that never calls the scheduler,
-//! so the frame hangs; the slice watchdog can only say so once the slice has ended.
-//! (`classics preempt` runs the same loop under `#[uthread::preemptible]`.)
+//! so the frame hangs. The scheduler's live stall report (a watchdog thread) names the
+//! script while it still spins; the slice watchdog can only say so once the slice has
+//! ended. (`classics preempt` runs the same loop under `#[uthread::preemptible]`.)
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -13,6 +14,8 @@ use crate::Outcome;
 
 /// One frame of game time, and the slice limit of the watchdog that watches the frames.
 pub(crate) const FRAME: Duration = Duration::from_millis(16);
+/// Slices longer than this are reported while they run.
+const STALL_THRESHOLD: Duration = Duration::from_millis(50);
 /// Frames the demo runs; the script runs away in `STALL_FRAME`.
 const FRAMES: u32 = 5;
 const STALL_FRAME: u32 = 3;
@@ -25,7 +28,18 @@ pub(crate) fn run(spin_ms: u64) -> Outcome {
          {spin_ms} ms in plain Rust, with no uthread call.",
         FRAME.as_millis(),
     );
-    let sched = Scheduler::builder().manual_clock().build();
+    let sched = Scheduler::builder()
+        .manual_clock()
+        .stall_reports(Some(STALL_THRESHOLD))
+        .build();
+    // Called on the watchdog thread, while the main thread is stuck in the runaway.
+    let started = Instant::now();
+    sched.set_stall_handler(move |report| {
+        println!(
+            "  live stall report, {:.1} ms into the demo: {report}",
+            ms(started.elapsed())
+        );
+    });
     let patrols = Patrols::spawn(&sched)?;
     let runaway = spawn_runaway(&sched, spin)?;
     for frame in 1..=FRAMES {
@@ -51,19 +65,19 @@ pub(crate) fn run(spin_ms: u64) -> Outcome {
     patrols.stop(&sched)?;
     let steps = runaway.join().map_err(|e| e.to_string())?;
     println!(
-        "The runaway made {steps} steps in its one slice. While it spun nothing else ran \
-         and nobody was told: the watchdog spoke when the slice ended. `classics preempt` \
-         runs the same loop under #[uthread::preemptible]."
+        "The runaway made {steps} steps in its one slice. While it spun nothing else ran; \
+         the live stall report named it after {} ms, while it spun, and the slice \
+         watchdog when the slice ended. `classics preempt` runs the same loop under \
+         #[uthread::preemptible].",
+        STALL_THRESHOLD.as_millis()
     );
     Ok(())
 }
 
 /// Runs one frame's scripts under a soft slice watchdog, and returns what it reported.
 ///
-/// This is where a frame's scripts run: the place to switch on a live stall report (a
-/// watchdog thread that names the stalled script while it still spins) when the
-/// scheduler has one. Today the soft watchdog is all there is, and it can only report a
-/// slice after the slice has ended.
+/// The soft slice watchdog reports a slice after it has ended; the live stall report
+/// (switched on where the scheduler is built) speaks while it still runs.
 fn run_watched_frame(sched: &Scheduler, frame_start: Instant) -> Result<Vec<String>, String> {
     let mut reports = Vec::new();
     loop {
