@@ -1,13 +1,13 @@
 //! Actors: an entity plus the tasklet running its behaviour. What a behaviour is, how it
 //! starts, and how it ends (returns, is despawned, crashes).
 
-use std::fmt;
 use std::rc::Rc;
 
 pub use frame_core::{CrashPolicy, OnReturn};
 use hecs::{Entity, World};
 use uthread::{Builder, Scheduler};
 
+pub use crate::context::Actor;
 use crate::context::Context;
 use crate::error::SpawnError;
 use crate::hub::Hub;
@@ -22,58 +22,6 @@ pub struct Crashed {
     pub reason: String,
     /// The frame it happened in.
     pub frame: u64,
-}
-
-/// A behaviour and its options, ready to be spawned onto an entity.
-///
-/// The behaviour is plain sequential code that may block anywhere through its
-/// [`Context`]; it runs as a tasklet, resumed by the driver within each frame's budget.
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-/// use engine::{Actor, FrameDriver};
-///
-/// struct Fuel(u32);
-///
-/// let mut world = hecs::World::new();
-/// let mut driver = FrameDriver::new();
-/// let probe = driver
-///     .spawn(
-///         &mut world,
-///         (Fuel(3),),
-///         Actor::new(|ctx| {
-///             // Burn one unit per frame until empty, then vanish.
-///             while ctx.update(|f: &mut Fuel| { f.0 -= 1; f.0 }) > Some(0) {
-///                 ctx.be_nice().unwrap();
-///             }
-///         })
-///         .name("probe")
-///         .despawn_on_return(),
-///     )
-///     .unwrap();
-/// for _ in 0..3 {
-///     driver.tick(&mut world, Duration::from_millis(16));
-/// }
-/// assert!(!world.contains(probe));
-/// ```
-#[must_use = "an actor does nothing until it is spawned"]
-pub struct Actor {
-    pub(crate) behaviour: Box<dyn FnOnce(&mut Context)>,
-    pub(crate) name: Option<String>,
-    pub(crate) stack_size: Option<usize>,
-    pub(crate) on_return: OnReturn,
-}
-
-impl fmt::Debug for Actor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Actor")
-            .field("name", &self.name)
-            .field("stack_size", &self.stack_size)
-            .field("on_return", &self.on_return)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Actor {

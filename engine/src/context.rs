@@ -1,20 +1,87 @@
 //! The context a behaviour receives: its entity, its world access, its inboxes, its
-//! blocking calls and the commands it may queue.
+//! blocking calls and the commands it may queue; with the [`Actor`] that runs a behaviour
+//! and the [`WorldCommand`] that carries one to the command phase, which name `Context`
+//! in turn and so live beside it.
 
 use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
 
-use frame_core::Inboxes;
+use frame_core::{Inboxes, OnReturn};
 use hecs::{Component, DynamicBundle, Entity, EntityBuilder, Query, World};
 use uthread::{RecvError, TryRecvError, WaitError};
 
 use crate::access::WorldAccess;
-use crate::actor::Actor;
 use crate::error::SendError;
-use crate::hub::{ActorEvent, Hub, WorldCommand};
+use crate::hub_state::{ActorEvent, HubState};
 use crate::inbox::Inbox;
 use crate::rng::Rng;
+
+/// A behaviour and its options, ready to be spawned onto an entity.
+///
+/// The behaviour is plain sequential code that may block anywhere through its
+/// [`Context`]; it runs as a tasklet, resumed by the driver within each frame's budget.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use engine::{Actor, FrameDriver};
+///
+/// struct Fuel(u32);
+///
+/// let mut world = hecs::World::new();
+/// let mut driver = FrameDriver::new();
+/// let probe = driver
+///     .spawn(
+///         &mut world,
+///         (Fuel(3),),
+///         Actor::new(|ctx| {
+///             // Burn one unit per frame until empty, then vanish.
+///             while ctx.update(|f: &mut Fuel| { f.0 -= 1; f.0 }) > Some(0) {
+///                 ctx.be_nice().unwrap();
+///             }
+///         })
+///         .name("probe")
+///         .despawn_on_return(),
+///     )
+///     .unwrap();
+/// for _ in 0..3 {
+///     driver.tick(&mut world, Duration::from_millis(16));
+/// }
+/// assert!(!world.contains(probe));
+/// ```
+// Its builder methods, and how an actor starts and stops, are in `actor.rs`.
+#[must_use = "an actor does nothing until it is spawned"]
+pub struct Actor {
+    pub(crate) behaviour: Box<dyn FnOnce(&mut Context)>,
+    pub(crate) name: Option<String>,
+    pub(crate) stack_size: Option<usize>,
+    pub(crate) on_return: OnReturn,
+}
+
+impl fmt::Debug for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Actor")
+            .field("name", &self.name)
+            .field("stack_size", &self.stack_size)
+            .field("on_return", &self.on_return)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A world change queued by a tasklet, applied in the command phase in queue order.
+pub(crate) enum WorldCommand {
+    /// Fill a reserved entity with components, and start its behaviour if it has one.
+    Spawn {
+        entity: Entity,
+        components: EntityBuilder,
+        actor: Option<Actor>,
+    },
+    Despawn(Entity),
+    Insert(Entity, EntityBuilder),
+    Remove(Entity, fn(&mut World, Entity)),
+}
 
 /// What a behaviour works through: one per actor, lent to its behaviour for as long as
 /// it runs.
@@ -74,7 +141,7 @@ use crate::rng::Rng;
 pub struct Context {
     entity: Entity,
     name: Rc<str>,
-    hub: Rc<Hub>,
+    hub: Rc<HubState<WorldCommand>>,
     rng: Rng,
     /// Handles of this actor's inboxes, so that receiving does not look them up.
     inboxes: Inboxes<Entity>,
@@ -90,7 +157,12 @@ impl fmt::Debug for Context {
 }
 
 impl Context {
-    pub(crate) fn new(entity: Entity, name: Rc<str>, hub: Rc<Hub>, rng: Rng) -> Context {
+    pub(crate) fn new(
+        entity: Entity,
+        name: Rc<str>,
+        hub: Rc<HubState<WorldCommand>>,
+        rng: Rng,
+    ) -> Context {
         Context {
             entity,
             name,

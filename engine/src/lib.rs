@@ -59,6 +59,7 @@ mod driver;
 mod error;
 mod hash;
 mod hub;
+mod hub_state;
 mod inbox;
 pub mod phases;
 mod rng;

@@ -1,5 +1,5 @@
-//! What a host does with an actor's entity when its behaviour ends: by returning, or by
-//! crashing.
+//! What a host does when a behaviour ends (by returning, or by crashing) and when one of
+//! its slices overruns the watchdog's limit.
 
 /// What happens to an entity when its behaviour returns.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -22,4 +22,18 @@ pub enum CrashPolicy {
     MarkCrashed,
     /// The entity is despawned.
     Despawn,
+}
+
+/// What the watchdog does to a tasklet that overran its slice. Every overrun is also
+/// recorded as an [`Incident`](crate::Incident) naming the entity and tasklet.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum WatchdogPolicy {
+    /// Only report it (the default).
+    #[default]
+    Report,
+    /// Throw a [`SliceOverrun`](crate::SliceOverrun) error into it: its current (or next)
+    /// blocking call returns `Thrown` with that error. It runs again next frame.
+    Throw,
+    /// Kill it (its stack unwinds) and apply the crash policy to its entity.
+    Kill,
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use uthread::{TaskletFailure, TaskletId};
 
-use crate::watchdog::WatchdogPolicy;
+use crate::policy::WatchdogPolicy;
 
 /// Wall time spent in each phase of one frame.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

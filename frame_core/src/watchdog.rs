@@ -12,21 +12,8 @@ use std::time::Duration;
 
 use uthread::{Tasklet, TaskletId};
 
+use crate::policy::WatchdogPolicy;
 use crate::stats::{FrameStats, Incident, IncidentKind};
-
-/// What the watchdog does to a tasklet that overran its slice. Every overrun is also
-/// recorded as an [`Incident`] naming the entity and tasklet.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum WatchdogPolicy {
-    /// Only report it (the default).
-    #[default]
-    Report,
-    /// Throw a [`SliceOverrun`] error into it: its current (or next) blocking call
-    /// returns `Thrown` with that error. It runs again next frame.
-    Throw,
-    /// Kill it (its stack unwinds) and apply the crash policy to its entity.
-    Kill,
-}
 
 /// The watchdog's settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

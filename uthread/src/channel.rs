@@ -1,7 +1,6 @@
 //! Stackless channels: unbuffered rendezvous between tasklets, with balance, preference,
 //! errors sent to the receiver, and close.
 
-use std::cell::{RefCell, RefMut};
 use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
@@ -10,12 +9,12 @@ use crate::block::{block_on, interrupted};
 use crate::block::{preempt_check, settle_after_switch};
 use crate::core::{current_shared, Shared};
 use crate::error::{ChannelError, RecvError, SendError, Thrown, TryRecvError, TrySendError};
+use crate::object::{handle_impls, waitable_state, waiters, Object};
 use crate::state::{Blocked, Wake};
-use crate::task::TaskletRef;
-use crate::task::{Cancel, WaitKey};
+use crate::task::Tasklet;
+use crate::task::{TaskletRef, WaitKey, WaitRef};
 use crate::time::deadline_in;
 use crate::wait::{Slot, WaitList};
-use crate::{ObjectId, ObjectRef, Tasklet};
 
 /// Who runs first when a send or receive finds its partner already waiting.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -73,28 +72,7 @@ struct State<T> {
     closing: bool,
 }
 
-struct Inner<T> {
-    id: ObjectId,
-    name: Option<Rc<str>>,
-    state: RefCell<State<T>>,
-}
-
-impl<T> Cancel for Inner<T> {
-    fn describe(&self) -> Option<ObjectRef> {
-        Some(ObjectRef {
-            id: self.id,
-            name: self.name.clone(),
-        })
-    }
-
-    fn cancel(&self, key: WaitKey) {
-        self.state.borrow_mut().waiters.cancel(key);
-    }
-}
-
-fn waiters<T>(inner: &Inner<T>) -> RefMut<'_, WaitList<Msg<T>, Msg<T>>> {
-    RefMut::map(inner.state.borrow_mut(), |s| &mut s.waiters)
-}
+waitable_state!([T] State<T>, offer Msg<T>, reply Msg<T>);
 
 /// An unbuffered channel with Stackless semantics.
 ///
@@ -119,29 +97,16 @@ fn waiters<T>(inner: &Inner<T>) -> RefMut<'_, WaitList<Msg<T>, Msg<T>>> {
 /// assert_eq!(got, [0, 1, 2]);
 /// ```
 pub struct Channel<T: 'static> {
-    inner: Rc<Inner<T>>,
+    inner: Rc<Object<State<T>>>,
 }
 
-impl<T: 'static> Clone for Channel<T> {
-    fn clone(&self) -> Self {
-        Channel {
-            inner: self.inner.clone(),
-        }
-    }
-}
-
-impl<T: 'static> Default for Channel<T> {
-    fn default() -> Self {
-        Channel::new()
-    }
-}
+handle_impls!([T: 'static] Channel<T>, "channel": clone, default, id, name);
 
 impl<T: 'static> fmt::Debug for Channel<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let st = self.inner.state.borrow();
-        f.debug_struct("Channel")
-            .field("id", &self.inner.id)
-            .field("name", &self.inner.name)
+        self.inner
+            .debug(f, "Channel")
             .field("balance", &balance_of(&st))
             .field("preference", &st.preference)
             .field("closing", &st.closing)
@@ -170,29 +135,16 @@ impl<T: 'static> Channel<T> {
     }
 
     fn build(name: Option<Rc<str>>) -> Channel<T> {
+        let state = State {
+            waiters: WaitList::default(),
+            senders_waiting: false,
+            preference: Preference::default(),
+            schedule_all: false,
+            closing: false,
+        };
         Channel {
-            inner: Rc::new(Inner {
-                id: ObjectId::next(),
-                name,
-                state: RefCell::new(State {
-                    waiters: WaitList::default(),
-                    senders_waiting: false,
-                    preference: Preference::default(),
-                    schedule_all: false,
-                    closing: false,
-                }),
-            }),
+            inner: Object::new(name, state),
         }
-    }
-
-    /// This channel's id.
-    pub fn id(&self) -> ObjectId {
-        self.inner.id
-    }
-
-    /// This channel's name, if it has one.
-    pub fn name(&self) -> Option<&str> {
-        self.inner.name.as_deref()
     }
 
     /// Blocked senders (positive) or minus the blocked receivers (negative).
@@ -550,6 +502,39 @@ impl<T: 'static> Channel<T> {
     }
 }
 
+/// What the select arms (`channel_select.rs`) use: registering a waiter without blocking
+/// and collecting its entry.
+impl<T: 'static> Channel<T> {
+    /// Whether a sender waits with a value to take.
+    pub(crate) fn has_waiting_sender(&self) -> bool {
+        let st = self.inner.state.borrow();
+        st.senders_waiting && !st.waiters.is_empty()
+    }
+
+    /// Whether a receiver waits for a value.
+    pub(crate) fn has_waiting_receiver(&self) -> bool {
+        let st = self.inner.state.borrow();
+        !st.senders_waiting && !st.waiters.is_empty()
+    }
+
+    /// Queues `me` offering `offer` (a sender's value, or `Msg::Receiver`) without
+    /// blocking; the caller blocks on all its arms at once.
+    pub(crate) fn register(&self, me: &TaskletRef, offer: Msg<T>) -> WaitRef {
+        let mut st = self.inner.state.borrow_mut();
+        st.senders_waiting = matches!(offer, Msg::Value(_));
+        let key = st.waiters.push(me.clone(), offer);
+        WaitRef {
+            target: self.inner.clone(),
+            key,
+        }
+    }
+
+    /// Takes the entry `key` off the wait list, served or not.
+    pub(crate) fn take_entry(&self, key: WaitKey) -> Option<Slot<Msg<T>, Msg<T>>> {
+        waiters(&self.inner).take(key)
+    }
+}
+
 fn unwrap_value<T>(msg: Msg<T>) -> T {
     match msg {
         Msg::Value(v) | Msg::Closed(Some(v)) => v,
@@ -577,160 +562,5 @@ impl<'a, T: 'static> IntoIterator for &'a Channel<T> {
 
     fn into_iter(self) -> Iter<'a, T> {
         self.iter()
-    }
-}
-
-/// A select arm receiving from a channel.
-struct RecvArm<'a, T: 'static, F> {
-    channel: &'a Channel<T>,
-    f: Option<F>,
-    key: Option<WaitKey>,
-}
-
-impl<T: 'static, R, F: FnOnce(T) -> R> crate::select::Arm<R> for RecvArm<'_, T, F> {
-    fn object(&self) -> ObjectId {
-        self.channel.inner.id
-    }
-
-    fn try_now(&mut self) -> Option<Result<R, ChannelError>> {
-        match self.channel.try_receive() {
-            Ok(v) => Some(Ok((self.f.take().expect("an arm fires once"))(v))),
-            Err(TryRecvError::Thrown(t)) => Some(Err(ChannelError::Thrown(t))),
-            Err(TryRecvError::Empty | TryRecvError::Closed) => None,
-        }
-    }
-
-    fn is_closed(&self) -> bool {
-        let st = self.channel.inner.state.borrow();
-        // Closing, and no sender left whose value could still be taken.
-        let sender_waiting = st.senders_waiting && !st.waiters.is_empty();
-        st.closing && !sender_waiting
-    }
-
-    fn register(&mut self, me: &TaskletRef) -> crate::task::WaitRef {
-        let mut st = self.channel.inner.state.borrow_mut();
-        st.senders_waiting = false;
-        let key = st.waiters.push(me.clone(), Msg::Receiver);
-        self.key = Some(key);
-        crate::task::WaitRef {
-            target: self.channel.inner.clone(),
-            key,
-        }
-    }
-
-    fn collect(&mut self) -> crate::select::Collected<R> {
-        use crate::select::Collected;
-        let Some(key) = self.key.take() else {
-            return Collected::NotFired;
-        };
-        match waiters(&self.channel.inner).take(key) {
-            Some(Slot::Done(Msg::Value(v))) => {
-                Collected::Fired(Ok((self.f.take().expect("an arm fires once"))(v)))
-            }
-            Some(Slot::Done(Msg::Error(t))) => Collected::Fired(Err(ChannelError::Thrown(t))),
-            Some(Slot::Done(_)) => Collected::Fired(Err(ChannelError::Closed)),
-            _ => Collected::NotFired,
-        }
-    }
-}
-
-impl<T: 'static> crate::select::Receivable<T> for Channel<T> {
-    fn recv_arm<'a, R, F>(&'a self, f: F) -> crate::select::SelectArm<'a, R>
-    where
-        F: FnOnce(T) -> R + 'a,
-        R: 'a,
-    {
-        crate::select::SelectArm {
-            arm: Box::new(RecvArm {
-                channel: self,
-                f: Some(f),
-                key: None,
-            }),
-        }
-    }
-}
-
-/// A select arm sending on a channel.
-struct SendArm<'a, T: 'static, F> {
-    channel: &'a Channel<T>,
-    value: Option<T>,
-    f: Option<F>,
-    key: Option<WaitKey>,
-}
-
-impl<T: 'static, R, F: FnOnce() -> R> crate::select::Arm<R> for SendArm<'_, T, F> {
-    fn object(&self) -> ObjectId {
-        self.channel.inner.id
-    }
-
-    fn try_now(&mut self) -> Option<Result<R, ChannelError>> {
-        let value = self.value.take()?;
-        match self.channel.try_send(value) {
-            Ok(()) => Some(Ok((self.f.take().expect("an arm fires once"))())),
-            Err(e) => {
-                self.value = Some(e.into_inner());
-                None
-            }
-        }
-    }
-
-    fn is_closed(&self) -> bool {
-        let st = self.channel.inner.state.borrow();
-        let receiver_waiting = !st.senders_waiting && !st.waiters.is_empty();
-        self.value.is_none() || (st.closing && !receiver_waiting)
-    }
-
-    fn register(&mut self, me: &TaskletRef) -> crate::task::WaitRef {
-        let value = self
-            .value
-            .take()
-            .expect("a send arm registers with its value");
-        let mut st = self.channel.inner.state.borrow_mut();
-        st.senders_waiting = true;
-        let key = st.waiters.push(me.clone(), Msg::Value(value));
-        self.key = Some(key);
-        crate::task::WaitRef {
-            target: self.channel.inner.clone(),
-            key,
-        }
-    }
-
-    fn collect(&mut self) -> crate::select::Collected<R> {
-        use crate::select::Collected;
-        let Some(key) = self.key.take() else {
-            return Collected::NotFired;
-        };
-        match waiters(&self.channel.inner).take(key) {
-            Some(Slot::Done(Msg::Taken)) => {
-                Collected::Fired(Ok((self.f.take().expect("an arm fires once"))()))
-            }
-            Some(Slot::Done(Msg::Closed(v))) => {
-                self.value = v;
-                Collected::Fired(Err(ChannelError::Closed))
-            }
-            Some(Slot::Cancelled(Msg::Value(v))) => {
-                self.value = Some(v);
-                Collected::NotFired
-            }
-            _ => Collected::NotFired,
-        }
-    }
-}
-
-impl<T: 'static> Channel<T> {
-    pub(crate) fn send_arm<'a, R: 'a, F>(
-        &'a self,
-        value: T,
-        f: F,
-    ) -> Box<dyn crate::select::Arm<R> + 'a>
-    where
-        F: FnOnce() -> R + 'a,
-    {
-        Box::new(SendArm {
-            channel: self,
-            value: Some(value),
-            f: Some(f),
-            key: None,
-        })
     }
 }

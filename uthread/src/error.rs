@@ -4,8 +4,8 @@ use std::any::Any;
 use std::error::Error as StdError;
 use std::fmt;
 
+use crate::id::TaskletId;
 use crate::stack::StackError;
-use crate::TaskletId;
 
 /// An error delivered into a tasklet by [`Tasklet::throw`](crate::Tasklet::throw) or
 /// [`Channel::send_throw`](crate::Channel::send_throw); the blocking call the tasklet is in

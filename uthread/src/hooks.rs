@@ -7,7 +7,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use crate::error::TaskletFailure;
-use crate::id::TaskletId;
+use crate::id::{ObjectId, TaskletId};
 use crate::task::{Task, Tasklet};
 
 /// Receives tasklet failures (panics, uncaught errors) instead of [`Scheduler::run`].
@@ -31,7 +31,7 @@ pub type SliceHook = Box<dyn FnMut(&SliceInfo)>;
 #[derive(Debug)]
 pub struct ChannelEvent<'a> {
     /// The channel's id.
-    pub channel: crate::ObjectId,
+    pub channel: ObjectId,
     /// The channel's name, if it has one.
     pub channel_name: Option<&'a str>,
     /// The tasklet doing the operation.

@@ -1,7 +1,6 @@
 //! Buffered queues: unbounded (puts never block) or bounded (puts block while full).
 //! Systems use them to feed tasklets without blocking; tasklets use them as mailboxes.
 
-use std::cell::{RefCell, RefMut};
 use std::collections::VecDeque;
 use std::fmt;
 use std::rc::Rc;
@@ -11,20 +10,22 @@ use crate::block::wait_for;
 use crate::block::{preempt_check, settle_after_switch};
 use crate::core::current_shared;
 use crate::error::{ChannelError, RecvError, SendError, TryRecvError, TrySendError};
+use crate::id::ObjectId;
+use crate::object::{handle_impls, waitable_state, waiters, Object};
+use crate::select::{Collected, Receivable, RecvSource, SelectArm};
 use crate::state::{Blocked, Wake};
-use crate::task::{Cancel, WaitKey};
+use crate::task::{TaskletRef, WaitKey, WaitRef};
 use crate::time::deadline_in;
-use crate::wait::WaitList;
-use crate::{ObjectId, ObjectRef};
+use crate::wait::{Slot, WaitList};
 
 /// What a waiter offers: a getter nothing, a putter its value.
-pub(crate) enum Offer<T> {
+enum Offer<T> {
     Get,
     Put(T),
 }
 
 /// What a waiter is given.
-pub(crate) enum Reply<T> {
+enum Reply<T> {
     /// A getter's item.
     Item(T),
     /// A putter's value was stored.
@@ -33,36 +34,15 @@ pub(crate) enum Reply<T> {
     Closed(Option<T>),
 }
 
-pub(crate) struct State<T> {
-    pub(crate) items: VecDeque<T>,
+struct State<T> {
+    items: VecDeque<T>,
     capacity: Option<usize>,
     /// Getters (queue empty) or putters (queue full); never both.
-    pub(crate) waiters: WaitList<Offer<T>, Reply<T>>,
+    waiters: WaitList<Offer<T>, Reply<T>>,
     closed: bool,
 }
 
-pub(crate) struct Inner<T> {
-    id: ObjectId,
-    name: Option<Rc<str>>,
-    pub(crate) state: RefCell<State<T>>,
-}
-
-impl<T> Cancel for Inner<T> {
-    fn describe(&self) -> Option<ObjectRef> {
-        Some(ObjectRef {
-            id: self.id,
-            name: self.name.clone(),
-        })
-    }
-
-    fn cancel(&self, key: WaitKey) {
-        self.state.borrow_mut().waiters.cancel(key);
-    }
-}
-
-pub(crate) fn waiters<T>(inner: &Inner<T>) -> RefMut<'_, WaitList<Offer<T>, Reply<T>>> {
-    RefMut::map(inner.state.borrow_mut(), |s| &mut s.waiters)
-}
+waitable_state!([T] State<T>, offer Offer<T>, reply Reply<T>);
 
 /// A FIFO queue between tasklets (and from systems to tasklets). Handles are cheap
 /// clones of one queue.
@@ -92,29 +72,16 @@ pub(crate) fn waiters<T>(inner: &Inner<T>) -> RefMut<'_, WaitList<Offer<T>, Repl
 /// assert_eq!(worker.join().unwrap(), 6);
 /// ```
 pub struct Queue<T: 'static> {
-    inner: Rc<Inner<T>>,
+    inner: Rc<Object<State<T>>>,
 }
 
-impl<T: 'static> Clone for Queue<T> {
-    fn clone(&self) -> Self {
-        Queue {
-            inner: self.inner.clone(),
-        }
-    }
-}
-
-impl<T: 'static> Default for Queue<T> {
-    fn default() -> Self {
-        Queue::new()
-    }
-}
+handle_impls!([T: 'static] Queue<T>, "queue": clone, default, id, name);
 
 impl<T: 'static> fmt::Debug for Queue<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let st = self.inner.state.borrow();
-        f.debug_struct("Queue")
-            .field("id", &self.inner.id)
-            .field("name", &self.inner.name)
+        self.inner
+            .debug(f, "Queue")
             .field("len", &st.items.len())
             .field("capacity", &st.capacity)
             .field("waiting", &st.waiters.len())
@@ -145,28 +112,15 @@ impl<T: 'static> Queue<T> {
     }
 
     fn build(capacity: Option<usize>, name: Option<Rc<str>>) -> Queue<T> {
+        let state = State {
+            items: VecDeque::new(),
+            capacity,
+            waiters: WaitList::default(),
+            closed: false,
+        };
         Queue {
-            inner: Rc::new(Inner {
-                id: ObjectId::next(),
-                name,
-                state: RefCell::new(State {
-                    items: VecDeque::new(),
-                    capacity,
-                    waiters: WaitList::default(),
-                    closed: false,
-                }),
-            }),
+            inner: Object::new(name, state),
         }
-    }
-
-    /// This queue's id.
-    pub fn id(&self) -> ObjectId {
-        self.inner.id
-    }
-
-    /// This queue's name, if it has one.
-    pub fn name(&self) -> Option<&str> {
-        self.inner.name.as_deref()
     }
 
     /// Items buffered now.
@@ -433,64 +387,45 @@ impl<T: 'static> Queue<T> {
     }
 }
 
-/// A select arm getting from a queue.
-struct GetArm<'a, T: 'static, F> {
-    queue: &'a Queue<T>,
-    f: Option<F>,
-    key: Option<WaitKey>,
-}
+impl<T: 'static> RecvSource for Queue<T> {
+    type Item = T;
 
-impl<T: 'static, R, F: FnOnce(T) -> R> crate::select::Arm<R> for GetArm<'_, T, F> {
     fn object(&self) -> ObjectId {
-        self.queue.inner.id
+        self.id()
     }
 
-    fn try_now(&mut self) -> Option<Result<R, ChannelError>> {
-        let item = self.queue.try_get().ok()?;
-        Some(Ok((self.f.take().expect("an arm fires once"))(item)))
+    fn try_now(&self) -> Option<Result<T, ChannelError>> {
+        self.try_get().ok().map(Ok)
     }
 
     fn is_closed(&self) -> bool {
-        let st = self.queue.inner.state.borrow();
+        let st = self.inner.state.borrow();
         st.closed && st.items.is_empty()
     }
 
-    fn register(&mut self, me: &crate::task::TaskletRef) -> crate::task::WaitRef {
-        let key = waiters(&self.queue.inner).push(me.clone(), Offer::Get);
-        self.key = Some(key);
-        crate::task::WaitRef {
-            target: self.queue.inner.clone(),
+    fn register(&self, me: &TaskletRef) -> WaitRef {
+        let key = waiters(&self.inner).push(me.clone(), Offer::Get);
+        WaitRef {
+            target: self.inner.clone(),
             key,
         }
     }
 
-    fn collect(&mut self) -> crate::select::Collected<R> {
-        use crate::select::Collected;
-        let Some(key) = self.key.take() else {
-            return Collected::NotFired;
-        };
-        match waiters(&self.queue.inner).take(key) {
-            Some(crate::wait::Slot::Done(Reply::Item(item))) => {
-                Collected::Fired(Ok((self.f.take().expect("an arm fires once"))(item)))
-            }
-            Some(crate::wait::Slot::Done(_)) => Collected::Fired(Err(ChannelError::Closed)),
+    fn collect(&self, key: WaitKey) -> Collected<T> {
+        match waiters(&self.inner).take(key) {
+            Some(Slot::Done(Reply::Item(item))) => Collected::Fired(Ok(item)),
+            Some(Slot::Done(_)) => Collected::Fired(Err(ChannelError::Closed)),
             _ => Collected::NotFired,
         }
     }
 }
 
-impl<T: 'static> crate::select::Receivable<T> for Queue<T> {
-    fn recv_arm<'a, R, F>(&'a self, f: F) -> crate::select::SelectArm<'a, R>
+impl<T: 'static> Receivable<T> for Queue<T> {
+    fn recv_arm<'a, R, F>(&'a self, f: F) -> SelectArm<'a, R>
     where
         F: FnOnce(T) -> R + 'a,
         R: 'a,
     {
-        crate::select::SelectArm {
-            arm: Box::new(GetArm {
-                queue: self,
-                f: Some(f),
-                key: None,
-            }),
-        }
+        SelectArm::receiving(self, f)
     }
 }

@@ -2,7 +2,6 @@
 //! scheduler's tasklets. The receiver becomes runnable at the scheduler's next tick (or
 //! at once, if the scheduler is idle and waiting: the sender wakes it).
 
-use std::cell::{RefCell, RefMut};
 use std::collections::VecDeque;
 use std::fmt;
 use std::rc::Rc;
@@ -15,13 +14,14 @@ use crate::block::wait_for;
 use crate::core::Shared;
 use crate::error::{ChannelError, RecvError, TryRecvError};
 use crate::hub::{HubInner, Notice, RemoteTarget};
-use crate::select::{Arm, Collected, Receivable, SelectArm};
+use crate::id::ObjectId;
+use crate::object::{waitable_state, waiters, Object};
+use crate::select::{Collected, Receivable, RecvSource, SelectArm};
 use crate::state::{Blocked, Wake};
 use crate::task::TaskletRef;
-use crate::task::{Cancel, WaitKey, WaitRef};
+use crate::task::{WaitKey, WaitRef};
 use crate::time::deadline_in;
 use crate::wait::{Slot, WaitList};
-use crate::{ObjectId, ObjectRef};
 
 /// The part both threads see.
 struct Buffer<T> {
@@ -120,62 +120,45 @@ impl<T: Send + 'static> RemoteSender<T> {
     }
 }
 
-struct Local<T> {
-    id: ObjectId,
-    buffer: Arc<Buffer<T>>,
-    waiters: RefCell<WaitList<(), ()>>,
+/// The receiving side, on the scheduler's thread: who waits for a message (the messages
+/// themselves are in the [`Buffer`]).
+struct Listeners {
+    waiters: WaitList<(), ()>,
 }
 
-impl<T> Cancel for Local<T> {
-    fn describe(&self) -> Option<ObjectRef> {
-        Some(ObjectRef {
-            id: self.id,
-            name: None,
-        })
-    }
+waitable_state!([] Listeners, offer (), reply ());
 
-    fn cancel(&self, key: WaitKey) {
-        self.waiters.borrow_mut().cancel(key);
-    }
-}
-
-impl<T> RemoteTarget for Local<T> {
+impl RemoteTarget for Object<Listeners> {
     fn notified(&self) {
-        let woken = self.waiters.borrow_mut().serve_all(|()| ());
+        let woken = waiters(self).serve_all(|()| ());
         for t in woken {
             t.wake(Wake::Signaled, false);
         }
     }
 }
 
-fn waiters<T>(local: &Local<T>) -> RefMut<'_, WaitList<(), ()>> {
-    local.waiters.borrow_mut()
-}
-
 /// Receives, on the scheduler's thread, what [`RemoteSender`]s send. Closed once every
 /// sender is gone and the buffer is drained.
 pub struct RemoteReceiver<T: Send + 'static> {
-    local: Rc<Local<T>>,
+    local: Rc<Object<Listeners>>,
+    buffer: Arc<Buffer<T>>,
     shared: std::rc::Weak<Shared>,
 }
 
 impl<T: Send + 'static> fmt::Debug for RemoteReceiver<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RemoteReceiver")
-            .field("id", &self.local.id)
-            .field("queued", &self.local.buffer.lock().len())
+        self.local
+            .debug(f, "RemoteReceiver")
+            .field("queued", &self.buffer.lock().len())
             .finish()
     }
 }
 
 impl<T: Send + 'static> Drop for RemoteReceiver<T> {
     fn drop(&mut self) {
-        self.local
-            .buffer
-            .receiver_alive
-            .store(false, Ordering::Release);
+        self.buffer.receiver_alive.store(false, Ordering::Release);
         if let Some(shared) = self.shared.upgrade() {
-            shared.remote.unregister(self.local.buffer.target);
+            shared.remote.unregister(self.buffer.target);
         }
     }
 }
@@ -193,17 +176,21 @@ pub(crate) fn remote_channel<T: Send + 'static>(
         hub: hub.clone(),
         target,
     });
-    let local = Rc::new(Local {
-        id: ObjectId::next(),
-        buffer: buffer.clone(),
-        waiters: RefCell::new(WaitList::default()),
-    });
+    let local = Object::new(
+        None,
+        Listeners {
+            waiters: WaitList::default(),
+        },
+    );
     let as_target: Rc<dyn RemoteTarget> = local.clone();
     shared.remote.register(target, Rc::downgrade(&as_target));
     (
-        RemoteSender { buffer },
+        RemoteSender {
+            buffer: buffer.clone(),
+        },
         RemoteReceiver {
             local,
+            buffer,
             shared: Rc::downgrade(shared),
         },
     )
@@ -217,7 +204,7 @@ impl<T: Send + 'static> RemoteReceiver<T> {
     /// [`TryRecvError::Empty`], or [`TryRecvError::Closed`] once every sender is gone
     /// and the buffer is drained.
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
-        let buffer = &self.local.buffer;
+        let buffer = &self.buffer;
         if let Some(v) = buffer.lock().pop_front() {
             return Ok(v);
         }
@@ -273,54 +260,40 @@ impl<T: Send + 'static> RemoteReceiver<T> {
     }
 }
 
-/// A select arm receiving from a remote channel.
-struct RemoteArm<'a, T: Send + 'static, F> {
-    receiver: &'a RemoteReceiver<T>,
-    f: Option<F>,
-    key: Option<WaitKey>,
-}
+impl<T: Send + 'static> RecvSource for RemoteReceiver<T> {
+    type Item = T;
 
-impl<T: Send + 'static, R, F: FnOnce(T) -> R> Arm<R> for RemoteArm<'_, T, F> {
     fn object(&self) -> ObjectId {
-        self.receiver.local.id
+        self.local.id
     }
 
-    fn try_now(&mut self) -> Option<Result<R, ChannelError>> {
-        let v = self.receiver.try_recv().ok()?;
-        Some(Ok((self.f.take().expect("an arm fires once"))(v)))
+    fn try_now(&self) -> Option<Result<T, ChannelError>> {
+        self.try_recv().ok().map(Ok)
     }
 
     fn is_closed(&self) -> bool {
-        self.receiver.try_peek_closed()
+        self.buffer.senders.load(Ordering::Acquire) == 0 && self.buffer.lock().is_empty()
     }
 
-    fn register(&mut self, me: &TaskletRef) -> WaitRef {
+    fn register(&self, me: &TaskletRef) -> WaitRef {
         // Counted as an outside waker while registered (see `collect`).
-        if let Some(shared) = self.receiver.shared.upgrade() {
+        if let Some(shared) = self.shared.upgrade() {
             shared.external_wakers.set(shared.external_wakers.get() + 1);
         }
-        let key = self
-            .receiver
-            .local
-            .waiters
-            .borrow_mut()
-            .push(me.clone(), ());
-        self.key = Some(key);
+        let key = waiters(&self.local).push(me.clone(), ());
         WaitRef {
-            target: self.receiver.local.clone(),
+            target: self.local.clone(),
             key,
         }
     }
 
-    fn collect(&mut self) -> Collected<R> {
-        let Some(key) = self.key.take() else {
-            return Collected::NotFired;
-        };
-        if let Some(shared) = self.receiver.shared.upgrade() {
+    fn collect(&self, key: WaitKey) -> Collected<T> {
+        if let Some(shared) = self.shared.upgrade() {
             shared.external_wakers.set(shared.external_wakers.get() - 1);
         }
-        let taken = self.receiver.local.waiters.borrow_mut().take(key);
+        let taken = waiters(&self.local).take(key);
         match taken {
+            // Notified: look again (another receiver of this thread may have won).
             Some(Slot::Done(())) => match self.try_now() {
                 Some(result) => Collected::Fired(result),
                 None => Collected::Retry,
@@ -330,25 +303,12 @@ impl<T: Send + 'static, R, F: FnOnce(T) -> R> Arm<R> for RemoteArm<'_, T, F> {
     }
 }
 
-impl<T: Send + 'static> RemoteReceiver<T> {
-    fn try_peek_closed(&self) -> bool {
-        let buffer = &self.local.buffer;
-        buffer.senders.load(Ordering::Acquire) == 0 && buffer.lock().is_empty()
-    }
-}
-
 impl<T: Send + 'static> Receivable<T> for RemoteReceiver<T> {
     fn recv_arm<'a, R, F>(&'a self, f: F) -> SelectArm<'a, R>
     where
         F: FnOnce(T) -> R + 'a,
         R: 'a,
     {
-        SelectArm {
-            arm: Box::new(RemoteArm {
-                receiver: self,
-                f: Some(f),
-                key: None,
-            }),
-        }
+        SelectArm::receiving(self, f)
     }
 }

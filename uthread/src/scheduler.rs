@@ -8,16 +8,18 @@ use crate::budget::{Budget, Watchdog};
 use crate::core::{install_default, Config, Enter, PumpExit, PumpLimits, Shared};
 use crate::error::{RunError, SpawnError, TaskletFailure};
 use crate::hooks::{ChannelCallback, ErrorHandler, ScheduleCallback, SliceHook};
-use crate::id::Key;
+use crate::id::{Key, TaskletId};
+use crate::monitor::StallReport;
 use crate::pool::DEFAULT_WARM_STACKS;
+use crate::remote_channel::{RemoteReceiver, RemoteSender};
 use crate::spawn::{spawn_in, Builder, JoinHandle};
-use crate::stack::{StackPoolStats, StackStrategy};
+use crate::stack::{StackError, StackPoolStats, StackStrategy};
 use crate::state::{BlockedOn, TaskletState};
 use crate::sys::overflow;
 use crate::sys::switch;
 
 use crate::clock::{Clock, ClockKind};
-use crate::Tasklet;
+use crate::task::Tasklet;
 
 /// Default usable stack size per tasklet.
 pub const DEFAULT_STACK_SIZE: usize = 128 * 1024;
@@ -206,10 +208,6 @@ impl Scheduler {
     /// Configures a scheduler.
     pub fn builder() -> SchedulerBuilder {
         SchedulerBuilder::default()
-    }
-
-    pub(crate) fn shared(&self) -> &Rc<Shared> {
-        &self.shared
     }
 
     /// Spawns `f` as a tasklet, scheduled at once.
@@ -423,7 +421,7 @@ impl Scheduler {
     }
 
     /// The handle of the tasklet with this id, if it is alive here.
-    pub fn tasklet(&self, id: crate::TaskletId) -> Option<Tasklet> {
+    pub fn tasklet(&self, id: TaskletId) -> Option<Tasklet> {
         let key = Key::from(slotmap::KeyData::from_ffi(id.0));
         self.shared.task(key).map(Tasklet::from_task)
     }
@@ -494,14 +492,14 @@ impl Scheduler {
     /// let seen = seen.lock().unwrap();
     /// assert!(!seen[0].ended && seen[0].name.as_deref() == Some("busy"));
     /// ```
-    pub fn set_stall_handler(&self, handler: impl Fn(&crate::StallReport) + Send + Sync + 'static) {
+    pub fn set_stall_handler(&self, handler: impl Fn(&StallReport) + Send + Sync + 'static) {
         if let Some(monitor) = self.shared.monitor() {
             monitor.set_handler(Some(Box::new(handler)));
         }
     }
 
     /// The last stall report made (for a HUD), if stall reports are on and one was made.
-    pub fn last_stall(&self) -> Option<crate::StallReport> {
+    pub fn last_stall(&self) -> Option<StallReport> {
         self.shared.running_monitor().and_then(|m| m.last_report())
     }
 
@@ -564,7 +562,7 @@ impl Scheduler {
     /// # Errors
     ///
     /// The stack error that stopped it (the stacks mapped before it stay in the pool).
-    pub fn reserve_stacks(&self, count: usize) -> Result<(), crate::StackError> {
+    pub fn reserve_stacks(&self, count: usize) -> Result<(), StackError> {
         let size = self.shared.config.borrow().stack_size;
         self.shared.pool.borrow_mut().reserve(size, count)
     }
@@ -584,9 +582,7 @@ impl Scheduler {
 
     /// A channel that other OS threads send on (the sender is `Send`) and this
     /// scheduler's tasklets receive from; see [`RemoteSender`](crate::RemoteSender).
-    pub fn remote_channel<T: Send + 'static>(
-        &self,
-    ) -> (crate::RemoteSender<T>, crate::RemoteReceiver<T>) {
+    pub fn remote_channel<T: Send + 'static>(&self) -> (RemoteSender<T>, RemoteReceiver<T>) {
         crate::remote_channel::remote_channel(&self.shared)
     }
 
@@ -600,5 +596,22 @@ impl Scheduler {
 impl Drop for Scheduler {
     fn drop(&mut self) {
         self.shared.shut_down();
+    }
+}
+
+/// Spawning onto a given scheduler: here rather than in `spawn.rs`, which knows no
+/// `Scheduler`.
+impl Builder {
+    /// Spawns on `scheduler`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Builder::spawn`].
+    pub fn spawn_on<F, T>(self, scheduler: &Scheduler, f: F) -> Result<JoinHandle<T>, SpawnError>
+    where
+        F: FnOnce() -> T + 'static,
+        T: 'static,
+    {
+        spawn_in(&scheduler.shared, self, f)
     }
 }

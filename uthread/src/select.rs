@@ -13,13 +13,13 @@ use std::time::Duration;
 
 use crate::block::settle_after_switch;
 use crate::block::{interrupted, pending_interrupt};
+use crate::channel::Channel;
 use crate::core::current_shared;
 use crate::error::ChannelError;
+use crate::id::ObjectId;
 use crate::state::{Blocked, Wake};
-use crate::task::WaitRef;
-use crate::task::{TaskletRef, Waits};
+use crate::task::{TaskletRef, WaitKey, WaitRef, Waits};
 use crate::time::deadline_in;
-use crate::ObjectId;
 
 /// What an arm found when it collected its wait entry after a wake.
 pub(crate) enum Collected<R> {
@@ -45,9 +45,90 @@ pub(crate) trait Arm<R> {
     fn collect(&mut self) -> Collected<R>;
 }
 
+/// What a receiving source (a channel, a queue, a one-shot or remote receiver) does for a
+/// select arm; [`SelectArm::receiving`] adds the plumbing every receiving arm shares (the
+/// mapping function, called once, and the wait key).
+pub(crate) trait RecvSource {
+    /// What it yields.
+    type Item;
+    /// The object it waits on.
+    fn object(&self) -> ObjectId;
+    /// A value (or a thrown error) if one can be had now without blocking.
+    fn try_now(&self) -> Option<Result<Self::Item, ChannelError>>;
+    /// Whether nothing can ever arrive.
+    fn is_closed(&self) -> bool;
+    /// Queues a wait entry for `me`.
+    fn register(&self, me: &TaskletRef) -> WaitRef;
+    /// Takes back the entry `key` after the wake, with what it was served.
+    fn collect(&self, key: WaitKey) -> Collected<Self::Item>;
+}
+
+/// The arm of a [`RecvSource`]: maps what it yields with `f`.
+struct RecvArm<'a, S, F> {
+    source: &'a S,
+    f: Option<F>,
+    /// The wait entry while registered.
+    key: Option<WaitKey>,
+}
+
+impl<S: RecvSource, R, F: FnOnce(S::Item) -> R> RecvArm<'_, S, F> {
+    fn fire(&mut self, got: Result<S::Item, ChannelError>) -> Result<R, ChannelError> {
+        got.map(|v| (self.f.take().expect("an arm fires once"))(v))
+    }
+}
+
+impl<S: RecvSource, R, F: FnOnce(S::Item) -> R> Arm<R> for RecvArm<'_, S, F> {
+    fn object(&self) -> ObjectId {
+        self.source.object()
+    }
+
+    fn try_now(&mut self) -> Option<Result<R, ChannelError>> {
+        let got = self.source.try_now()?;
+        Some(self.fire(got))
+    }
+
+    fn is_closed(&self) -> bool {
+        self.source.is_closed()
+    }
+
+    fn register(&mut self, me: &TaskletRef) -> WaitRef {
+        let wait = self.source.register(me);
+        self.key = Some(wait.key);
+        wait
+    }
+
+    fn collect(&mut self) -> Collected<R> {
+        let Some(key) = self.key.take() else {
+            return Collected::NotFired;
+        };
+        match self.source.collect(key) {
+            Collected::Fired(got) => Collected::Fired(self.fire(got)),
+            Collected::NotFired => Collected::NotFired,
+            Collected::Retry => Collected::Retry,
+        }
+    }
+}
+
 /// A select arm built by a [`Receivable`] source.
 pub struct SelectArm<'a, R> {
     pub(crate) arm: Box<dyn Arm<R> + 'a>,
+}
+
+impl<'a, R: 'a> SelectArm<'a, R> {
+    /// The arm receiving from `source`, mapping the value with `f`.
+    pub(crate) fn receiving<S, F>(source: &'a S, f: F) -> SelectArm<'a, R>
+    where
+        S: RecvSource,
+        F: FnOnce(S::Item) -> R + 'a,
+    {
+        SelectArm {
+            arm: Box::new(RecvArm {
+                source,
+                f: Some(f),
+                key: None,
+            }),
+        }
+    }
 }
 
 impl<R> fmt::Debug for SelectArm<'_, R> {
@@ -144,7 +225,7 @@ impl<'a, R: 'a> Select<'a, R> {
 
     /// Adds an arm that sends `value` on `channel`; `f` gives the result if it is sent.
     /// If another arm fires, the value is dropped.
-    pub fn send<T: 'static, F>(mut self, channel: &'a crate::Channel<T>, value: T, f: F) -> Self
+    pub fn send<T: 'static, F>(mut self, channel: &'a Channel<T>, value: T, f: F) -> Self
     where
         F: FnOnce() -> R + 'a,
     {

@@ -8,15 +8,17 @@ use std::time::Duration;
 use crate::block::settle_after_switch;
 use crate::block::{block_on, interrupted, pending_interrupt};
 use crate::core::{current_shared, Shared};
+use crate::error::FailureKind;
 use crate::error::{SpawnError, Thrown, WaitError};
+use crate::id::{ObjectRef, TaskletExit};
 use crate::stack::StackStrategy;
 use crate::state::{Blocked, Wake};
 use crate::sys::fiber::Fiber;
+use crate::task::Tasklet;
 use crate::task::{Cancel, WaitKey};
 use crate::task::{Exit, ExitObserver, UncaughtThrow};
 use crate::time::deadline_in;
 use crate::wait::{Slot, WaitList};
-use crate::{FailureKind, ObjectRef, Scheduler, Tasklet, TaskletExit};
 
 /// Options for a new tasklet: name, stack size, whether it starts paused.
 ///
@@ -94,19 +96,6 @@ impl Builder {
     {
         let shared = current_shared().ok_or(SpawnError::NoScheduler)?;
         spawn_in(&shared, self, f)
-    }
-
-    /// Spawns on `scheduler`.
-    ///
-    /// # Errors
-    ///
-    /// As [`Builder::spawn`].
-    pub fn spawn_on<F, T>(self, scheduler: &Scheduler, f: F) -> Result<JoinHandle<T>, SpawnError>
-    where
-        F: FnOnce() -> T + 'static,
-        T: 'static,
-    {
-        spawn_in(scheduler.shared(), self, f)
     }
 }
 

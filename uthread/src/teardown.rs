@@ -6,6 +6,7 @@
 
 use std::rc::Rc;
 
+use crate::block::KILL_RETRIES;
 use crate::core::{PumpExit, PumpLimits, Shared};
 use crate::state::TaskletState;
 use crate::sys::switch;
@@ -119,7 +120,7 @@ impl Shared {
         // stack is leaked rather than unwound blindly.
         for task in others(self) {
             let why = if task.kill_refused.get() {
-                format!("caught its kill {} times in a row", crate::KILL_RETRIES)
+                format!("caught its kill {} times in a row", KILL_RETRIES)
             } else {
                 "survived every kill".to_owned()
             };

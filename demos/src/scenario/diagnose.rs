@@ -7,7 +7,8 @@ use std::path::Path;
 use ron::error::{Error as RonError, Position, SpannedError};
 use serde_path_to_error::Segment;
 
-use super::error::{bounded, quoted, Excerpt, Location, ScenarioError};
+use super::error::{Excerpt, Location, ScenarioError};
+use super::quote::{bounded, quoted};
 
 /// Longest message taken from a deserializer (ours are short; this bounds anything that
 /// quotes the file).

@@ -11,10 +11,11 @@ use std::path::{Path, PathBuf};
 
 use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 
+use super::quote::quoted;
+use super::values::MAX_NAME;
+
 /// Characters of a line shown on each side of the offending column.
 const EXCERPT_SIDE: usize = 60;
-/// Characters of a string or name quoted in a message.
-const QUOTE_MOST: usize = 40;
 /// Ship classes listed in an unknown-class message.
 const KNOWN_LISTED: usize = 10;
 
@@ -112,26 +113,6 @@ fn floor_boundary(text: &str, mut at: usize) -> usize {
         at -= 1;
     }
     at
-}
-
-/// `text` quoted for a message: in double quotes with escapes, and cut after
-/// [`QUOTE_MOST`] characters with the full length said.
-pub(crate) fn quoted(text: &str) -> String {
-    let length = text.chars().count();
-    if length <= QUOTE_MOST {
-        format!("{text:?}")
-    } else {
-        let head: String = text.chars().take(QUOTE_MOST).collect();
-        format!("{:?}... ({length} characters)", head)
-    }
-}
-
-/// `text` cut to `most` characters, with `...` when it was longer.
-pub(super) fn bounded(text: &str, most: usize) -> String {
-    match text.char_indices().nth(most) {
-        Some((i, _)) => format!("{}...", &text[..i]),
-        None => text.to_owned(),
-    }
 }
 
 /// Why a scenario could not be used.
@@ -346,7 +327,7 @@ impl std::error::Error for ScenarioError {
 /// The known name nearest to `name` (by edit distance, ignoring case), if it is a
 /// plausible typo. Names much longer than any known one are not typos of them.
 pub(super) fn closest<'a>(name: &str, known: &'a [String]) -> Option<&'a str> {
-    if name.chars().count() > 2 * super::values::MAX_NAME {
+    if name.chars().count() > 2 * MAX_NAME {
         return None;
     }
     let lower = name.to_lowercase();
@@ -393,15 +374,5 @@ mod tests {
         assert_eq!(excerpt.line, 2);
         let excerpt = Excerpt::at(text, 10_000, 1);
         assert_eq!(excerpt.line, 3);
-    }
-
-    #[test]
-    fn quotes_are_bounded() {
-        assert_eq!(quoted("Frigate"), "\"Frigate\"");
-        let long = quoted(&"é".repeat(1_000_000));
-        assert!(
-            long.len() < 200 && long.ends_with("(1000000 characters)"),
-            "{long}"
-        );
     }
 }

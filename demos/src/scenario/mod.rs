@@ -17,6 +17,7 @@
 
 mod diagnose;
 mod error;
+mod quote;
 mod values;
 
 use std::collections::BTreeSet;
@@ -298,7 +299,7 @@ impl Scenario {
         }
         let mut names = BTreeSet::new();
         for fleet in &self.fleets {
-            let entry = format!("fleet {}", error::quoted(&fleet.name));
+            let entry = format!("fleet {}", quote::quoted(&fleet.name));
             if fleet.name.trim().is_empty() {
                 return Err(invalid("fleets".into(), "a fleet needs a name".into()));
             }

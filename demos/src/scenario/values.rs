@@ -6,7 +6,7 @@ use std::fmt;
 use serde::de::{self, Deserializer, MapAccess, Unexpected, Visitor};
 use serde::Deserialize;
 
-use super::error::quoted;
+use super::quote::quoted;
 use super::ShipClass;
 
 /// Longest fleet or class name, in characters: names go into every ship's tasklet name,

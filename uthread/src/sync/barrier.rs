@@ -1,6 +1,5 @@
 //! Barriers: N tasklets wait until all N have arrived.
 
-use std::cell::{RefCell, RefMut};
 use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
@@ -9,11 +8,10 @@ use crate::block::settle_after_switch;
 use crate::block::{interrupted, pending_interrupt, wait_for};
 use crate::core::current_shared;
 use crate::error::WaitError;
+use crate::object::{waiters, Object, Waitable};
 use crate::state::{Blocked, Wake};
-use crate::task::{Cancel, WaitKey};
 use crate::time::deadline_in;
 use crate::wait::WaitList;
-use crate::{ObjectId, ObjectRef};
 
 struct State {
     parties: usize,
@@ -23,35 +21,20 @@ struct State {
     waiters: WaitList<u64, ()>,
 }
 
-struct Inner {
-    id: ObjectId,
-    name: Option<Rc<str>>,
-    st: RefCell<State>,
-}
+impl Waitable for State {
+    type Offer = u64;
+    type Reply = ();
 
-impl Cancel for Inner {
-    fn describe(&self) -> Option<ObjectRef> {
-        Some(ObjectRef {
-            id: self.id,
-            name: self.name.clone(),
-        })
+    fn waiters(&mut self) -> &mut WaitList<u64, ()> {
+        &mut self.waiters
     }
 
-    fn cancel(&self, key: WaitKey) {
-        let mut st = self.st.borrow_mut();
-        let before = st.waiters.len();
-        st.waiters.cancel(key);
+    fn left(&mut self) {
         // A waiter taken off the queue (timeout, kill, throw) leaves the round now, not
         // when it next runs: an arrival in between must not complete the round with it.
         // Every waiting entry belongs to the current round (a new round serves them all).
-        if st.waiters.len() < before {
-            st.arrived = st.arrived.saturating_sub(1);
-        }
+        self.arrived = self.arrived.saturating_sub(1);
     }
-}
-
-fn waiters(inner: &Inner) -> RefMut<'_, WaitList<u64, ()>> {
-    RefMut::map(inner.st.borrow_mut(), |s| &mut s.waiters)
 }
 
 /// What a [`Barrier::wait`] returns.
@@ -81,14 +64,14 @@ pub struct BarrierWaitResult {
 /// ```
 #[derive(Clone)]
 pub struct Barrier {
-    inner: Rc<Inner>,
+    inner: Rc<Object<State>>,
 }
 
 impl fmt::Debug for Barrier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let st = self.inner.st.borrow();
-        f.debug_struct("Barrier")
-            .field("id", &self.inner.id)
+        let st = self.inner.state.borrow();
+        self.inner
+            .debug(f, "Barrier")
             .field("parties", &st.parties)
             .field("arrived", &st.arrived)
             .finish()
@@ -107,23 +90,20 @@ impl Barrier {
     }
 
     fn build(parties: usize, name: Option<Rc<str>>) -> Barrier {
+        let state = State {
+            parties: parties.max(1),
+            arrived: 0,
+            generation: 0,
+            waiters: WaitList::default(),
+        };
         Barrier {
-            inner: Rc::new(Inner {
-                id: ObjectId::next(),
-                name,
-                st: RefCell::new(State {
-                    parties: parties.max(1),
-                    arrived: 0,
-                    generation: 0,
-                    waiters: WaitList::default(),
-                }),
-            }),
+            inner: Object::new(name, state),
         }
     }
 
     /// Tasklets waiting in the current round.
     pub fn waiting(&self) -> usize {
-        self.inner.st.borrow().waiters.len()
+        self.inner.state.borrow().waiters.len()
     }
 
     /// Waits for the others.
@@ -146,7 +126,7 @@ impl Barrier {
 
     fn wait_inner(&self, deadline: Option<Duration>) -> Result<BarrierWaitResult, WaitError> {
         let generation = {
-            let mut st = self.inner.st.borrow_mut();
+            let mut st = self.inner.state.borrow_mut();
             st.arrived += 1;
             if st.arrived >= st.parties {
                 st.arrived = 0;
@@ -181,7 +161,7 @@ impl Barrier {
 
     /// A waiter of `generation` gave up before queueing: it no longer counts as arrived.
     fn leave(&self, generation: u64) {
-        let mut st = self.inner.st.borrow_mut();
+        let mut st = self.inner.state.borrow_mut();
         if st.generation == generation && st.arrived > 0 {
             st.arrived -= 1;
         }

@@ -1,43 +1,19 @@
 //! Condition variables over a [`Lock`].
 
-use std::cell::{RefCell, RefMut};
 use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
 
-use super::lock::{Lock, LockError, LockGuard};
+use super::lock::{Lock, LockGuard};
+use super::lock_core::LockError;
 use crate::block::settle_after_switch;
 use crate::block::wait_for;
 use crate::core::current_shared;
 use crate::error::WaitError;
+use crate::object::{handle_impls, waiters, Object};
 use crate::state::{Blocked, Wake};
-use crate::task::{Cancel, WaitKey};
 use crate::time::deadline_in;
 use crate::wait::WaitList;
-use crate::{ObjectId, ObjectRef};
-
-struct Inner {
-    id: ObjectId,
-    name: Option<Rc<str>>,
-    waiters: RefCell<WaitList<(), ()>>,
-}
-
-impl Cancel for Inner {
-    fn describe(&self) -> Option<ObjectRef> {
-        Some(ObjectRef {
-            id: self.id,
-            name: self.name.clone(),
-        })
-    }
-
-    fn cancel(&self, key: WaitKey) {
-        self.waiters.borrow_mut().cancel(key);
-    }
-}
-
-fn waiters(inner: &Inner) -> RefMut<'_, WaitList<(), ()>> {
-    inner.waiters.borrow_mut()
-}
 
 /// A condition variable: `wait` releases the lock, waits for a notify, and takes the
 /// lock again before returning. Notified waiters wake in FIFO order.
@@ -69,20 +45,17 @@ fn waiters(inner: &Inner) -> RefMut<'_, WaitList<(), ()>> {
 /// ```
 #[derive(Clone)]
 pub struct Condition {
-    inner: Rc<Inner>,
+    /// Its state is nothing but the waiters for a notify.
+    inner: Rc<Object<WaitList<(), ()>>>,
 }
 
-impl Default for Condition {
-    fn default() -> Self {
-        Condition::new()
-    }
-}
+handle_impls!([] Condition, "condition": default);
 
 impl fmt::Debug for Condition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Condition")
-            .field("id", &self.inner.id)
-            .field("waiting", &self.inner.waiters.borrow().len())
+        self.inner
+            .debug(f, "Condition")
+            .field("waiting", &self.inner.state.borrow().len())
             .finish()
     }
 }
@@ -100,17 +73,13 @@ impl Condition {
 
     fn build(name: Option<Rc<str>>) -> Condition {
         Condition {
-            inner: Rc::new(Inner {
-                id: ObjectId::next(),
-                name,
-                waiters: RefCell::new(WaitList::default()),
-            }),
+            inner: Object::new(name, WaitList::default()),
         }
     }
 
     /// Tasklets waiting for a notify.
     pub fn waiting(&self) -> usize {
-        self.inner.waiters.borrow().len()
+        self.inner.state.borrow().len()
     }
 
     /// Releases `guard`'s lock, waits for a notify, then takes the lock again.
@@ -182,7 +151,7 @@ impl Condition {
     pub fn notify(&self, n: usize) {
         let mut woken = Vec::new();
         {
-            let mut list = self.inner.waiters.borrow_mut();
+            let mut list = self.inner.state.borrow_mut();
             while woken.len() < n {
                 match list.serve_front(|()| ((), ())) {
                     Some((t, ())) => woken.push(t),
@@ -197,7 +166,7 @@ impl Condition {
 
     /// Wakes every waiter.
     pub fn notify_all(&self) {
-        let woken = self.inner.waiters.borrow_mut().serve_all(|()| ());
+        let woken = self.inner.state.borrow_mut().serve_all(|()| ());
         for t in woken {
             t.wake(Wake::Signaled, false);
         }

@@ -1,6 +1,5 @@
 //! Events: a flag tasklets wait on, and `ValueEvent`, which also carries a value.
 
-use std::cell::{RefCell, RefMut};
 use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
@@ -9,11 +8,10 @@ use crate::block::settle_after_switch;
 use crate::block::wait_for;
 use crate::core::current_shared;
 use crate::error::{Thrown, WaitError};
+use crate::object::{handle_impls, waitable_state, waiters, Object};
 use crate::state::{Blocked, Wake};
-use crate::task::{Cancel, WaitKey};
 use crate::time::deadline_in;
 use crate::wait::WaitList;
-use crate::{ObjectId, ObjectRef};
 
 /// What an event holds once set: a value, or an error for every waiter.
 type Outcome<T> = Result<T, Rc<Thrown>>;
@@ -25,44 +23,23 @@ struct State<T> {
     waiters: WaitList<(), Outcome<T>>,
 }
 
-struct Inner<T> {
-    id: ObjectId,
-    name: Option<Rc<str>>,
-    st: RefCell<State<T>>,
-}
+waitable_state!([T] State<T>, offer (), reply Outcome<T>);
 
-impl<T> Cancel for Inner<T> {
-    fn describe(&self) -> Option<ObjectRef> {
-        Some(ObjectRef {
-            id: self.id,
-            name: self.name.clone(),
-        })
-    }
-
-    fn cancel(&self, key: WaitKey) {
-        self.st.borrow_mut().waiters.cancel(key);
-    }
-}
-
-fn waiters<T>(inner: &Inner<T>) -> RefMut<'_, WaitList<(), Outcome<T>>> {
-    RefMut::map(inner.st.borrow_mut(), |s| &mut s.waiters)
-}
+/// What `Event` (over `()`) and `ValueEvent` share.
+type Inner<T> = Object<State<T>>;
 
 impl<T: Clone + 'static> Inner<T> {
-    fn new(name: Option<Rc<str>>) -> Rc<Inner<T>> {
-        Rc::new(Inner {
-            id: ObjectId::next(),
-            name,
-            st: RefCell::new(State {
-                value: None,
-                waiters: WaitList::default(),
-            }),
-        })
+    fn create(name: Option<Rc<str>>) -> Rc<Inner<T>> {
+        let state = State {
+            value: None,
+            waiters: WaitList::default(),
+        };
+        Object::new(name, state)
     }
 
     fn set(&self, value: Outcome<T>) {
         let woken = {
-            let mut st = self.st.borrow_mut();
+            let mut st = self.state.borrow_mut();
             let woken = st.waiters.serve_all(|()| value.clone());
             st.value = Some(value);
             woken
@@ -72,8 +49,25 @@ impl<T: Clone + 'static> Inner<T> {
         }
     }
 
+    fn clear(&self) {
+        self.state.borrow_mut().value = None;
+    }
+
+    fn is_set(&self) -> bool {
+        self.state.borrow().value.is_some()
+    }
+
+    fn waiting(&self) -> usize {
+        self.state.borrow().waiters.len()
+    }
+
+    /// The `Debug` of a handle called `kind`.
+    fn debug_as(&self, f: &mut fmt::Formatter<'_>, kind: &str) -> fmt::Result {
+        self.debug(f, kind).field("set", &self.is_set()).finish()
+    }
+
     fn current(&self) -> Option<Result<T, WaitError>> {
-        let st = self.st.borrow();
+        let st = self.state.borrow();
         st.value.clone().map(into_result)
     }
 
@@ -125,18 +119,11 @@ pub struct Event {
     inner: Rc<Inner<()>>,
 }
 
-impl Default for Event {
-    fn default() -> Self {
-        Event::new()
-    }
-}
+handle_impls!([] Event, "event": default);
 
 impl fmt::Debug for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Event")
-            .field("id", &self.inner.id)
-            .field("set", &self.is_set())
-            .finish()
+        self.inner.debug_as(f, "Event")
     }
 }
 
@@ -144,14 +131,14 @@ impl Event {
     /// A new, clear event.
     pub fn new() -> Event {
         Event {
-            inner: Inner::new(None),
+            inner: Inner::create(None),
         }
     }
 
     /// A named event.
     pub fn with_name(name: &str) -> Event {
         Event {
-            inner: Inner::new(Some(Rc::from(name))),
+            inner: Inner::create(Some(Rc::from(name))),
         }
     }
 
@@ -162,17 +149,17 @@ impl Event {
 
     /// Clears the flag.
     pub fn clear(&self) {
-        self.inner.st.borrow_mut().value = None;
+        self.inner.clear();
     }
 
     /// Whether the flag is set.
     pub fn is_set(&self) -> bool {
-        self.inner.st.borrow().value.is_some()
+        self.inner.is_set()
     }
 
     /// Tasklets waiting.
     pub fn waiting(&self) -> usize {
-        self.inner.st.borrow().waiters.len()
+        self.inner.waiting()
     }
 
     /// Waits until the flag is set (returns at once if it is).
@@ -218,26 +205,11 @@ pub struct ValueEvent<T: Clone + 'static> {
     inner: Rc<Inner<T>>,
 }
 
-impl<T: Clone + 'static> Clone for ValueEvent<T> {
-    fn clone(&self) -> Self {
-        ValueEvent {
-            inner: self.inner.clone(),
-        }
-    }
-}
-
-impl<T: Clone + 'static> Default for ValueEvent<T> {
-    fn default() -> Self {
-        ValueEvent::new()
-    }
-}
+handle_impls!([T: Clone + 'static] ValueEvent<T>, "value event": clone, default);
 
 impl<T: Clone + 'static> fmt::Debug for ValueEvent<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ValueEvent")
-            .field("id", &self.inner.id)
-            .field("set", &self.is_set())
-            .finish()
+        self.inner.debug_as(f, "ValueEvent")
     }
 }
 
@@ -245,7 +217,7 @@ impl<T: Clone + 'static> ValueEvent<T> {
     /// A new, unset value event.
     pub fn new() -> ValueEvent<T> {
         ValueEvent {
-            inner: Inner::new(None),
+            inner: Inner::create(None),
         }
     }
 
@@ -264,17 +236,17 @@ impl<T: Clone + 'static> ValueEvent<T> {
 
     /// Forgets the value (waits block again).
     pub fn clear(&self) {
-        self.inner.st.borrow_mut().value = None;
+        self.inner.clear();
     }
 
     /// Whether a value (or error) is set.
     pub fn is_set(&self) -> bool {
-        self.inner.st.borrow().value.is_some()
+        self.inner.is_set()
     }
 
     /// Tasklets waiting for the value.
     pub fn waiting(&self) -> usize {
-        self.inner.st.borrow().waiters.len()
+        self.inner.waiting()
     }
 
     /// Waits for the value.

@@ -6,13 +6,20 @@
 mod barrier;
 mod condition;
 mod event;
+mod held_locks;
 mod lock;
+mod lock_core;
+mod lock_report;
 mod oneshot;
+mod rlock;
 mod semaphore;
 
 pub use barrier::{Barrier, BarrierWaitResult};
 pub use condition::Condition;
 pub use event::{Event, ValueEvent};
-pub use lock::{lock_report, Lock, LockError, LockGuard, LockReport, RLock, RLockGuard};
+pub use lock::{Lock, LockGuard};
+pub use lock_core::LockError;
+pub use lock_report::{lock_report, LockReport};
 pub use oneshot::{oneshot, OneshotReceiver, OneshotSender};
+pub use rlock::{RLock, RLockGuard};
 pub use semaphore::{BoundedSemaphore, Semaphore, SemaphoreError, SemaphorePermit};

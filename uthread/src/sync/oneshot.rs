@@ -1,7 +1,6 @@
 //! One-shot channels: a single value from one sender to one receiver; sending never
 //! blocks.
 
-use std::cell::{RefCell, RefMut};
 use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
@@ -10,13 +9,14 @@ use crate::block::settle_after_switch;
 use crate::block::wait_for;
 use crate::core::current_shared;
 use crate::error::{ChannelError, RecvError, TryRecvError};
-use crate::select::{Arm, Collected, Receivable, SelectArm};
+use crate::id::ObjectId;
+use crate::object::{waitable_state, waiters, Object};
+use crate::select::{Collected, Receivable, RecvSource, SelectArm};
 use crate::state::{Blocked, Wake};
 use crate::task::TaskletRef;
-use crate::task::{Cancel, WaitKey, WaitRef};
+use crate::task::{WaitKey, WaitRef};
 use crate::time::deadline_in;
 use crate::wait::{Slot, WaitList};
-use crate::{ObjectId, ObjectRef};
 
 struct State<T> {
     value: Option<T>,
@@ -25,31 +25,14 @@ struct State<T> {
     waiters: WaitList<(), ()>,
 }
 
-struct Inner<T> {
-    id: ObjectId,
-    st: RefCell<State<T>>,
-}
+waitable_state!([T] State<T>, offer (), reply ());
 
-impl<T> Cancel for Inner<T> {
-    fn describe(&self) -> Option<ObjectRef> {
-        Some(ObjectRef {
-            id: self.id,
-            name: None,
-        })
-    }
-
-    fn cancel(&self, key: WaitKey) {
-        self.st.borrow_mut().waiters.cancel(key);
-    }
-}
-
-fn waiters<T>(inner: &Inner<T>) -> RefMut<'_, WaitList<(), ()>> {
-    RefMut::map(inner.st.borrow_mut(), |s| &mut s.waiters)
-}
+/// What the sender and the receiver share (unnamed).
+type Inner<T> = Object<State<T>>;
 
 impl<T> Inner<T> {
     fn wake_receiver(&self) {
-        let woken = self.st.borrow_mut().waiters.serve_all(|()| ());
+        let woken = self.state.borrow_mut().waiters.serve_all(|()| ());
         for t in woken {
             t.wake(Wake::Signaled, false);
         }
@@ -69,15 +52,13 @@ impl<T> Inner<T> {
 /// assert_eq!(waiter.join().unwrap(), 42);
 /// ```
 pub fn oneshot<T: 'static>() -> (OneshotSender<T>, OneshotReceiver<T>) {
-    let inner = Rc::new(Inner {
-        id: ObjectId::next(),
-        st: RefCell::new(State {
-            value: None,
-            sender_gone: false,
-            receiver_gone: false,
-            waiters: WaitList::default(),
-        }),
-    });
+    let state = State {
+        value: None,
+        sender_gone: false,
+        receiver_gone: false,
+        waiters: WaitList::default(),
+    };
+    let inner = Object::new(None, state);
     (
         OneshotSender {
             inner: Some(inner.clone()),
@@ -107,7 +88,7 @@ impl<T: 'static> OneshotSender<T> {
     pub fn send(mut self, value: T) -> Result<(), T> {
         let inner = self.inner.take().expect("a sender sends once");
         {
-            let mut st = inner.st.borrow_mut();
+            let mut st = inner.state.borrow_mut();
             if st.receiver_gone {
                 return Err(value);
             }
@@ -122,14 +103,14 @@ impl<T: 'static> OneshotSender<T> {
     pub fn is_closed(&self) -> bool {
         self.inner
             .as_ref()
-            .is_none_or(|i| i.st.borrow().receiver_gone)
+            .is_none_or(|i| i.state.borrow().receiver_gone)
     }
 }
 
 impl<T: 'static> Drop for OneshotSender<T> {
     fn drop(&mut self) {
         if let Some(inner) = self.inner.take() {
-            inner.st.borrow_mut().sender_gone = true;
+            inner.state.borrow_mut().sender_gone = true;
             inner.wake_receiver();
         }
     }
@@ -142,15 +123,13 @@ pub struct OneshotReceiver<T: 'static> {
 
 impl<T: 'static> fmt::Debug for OneshotReceiver<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OneshotReceiver")
-            .field("id", &self.inner.id)
-            .finish()
+        self.inner.debug(f, "OneshotReceiver").finish()
     }
 }
 
 impl<T: 'static> Drop for OneshotReceiver<T> {
     fn drop(&mut self) {
-        self.inner.st.borrow_mut().receiver_gone = true;
+        self.inner.state.borrow_mut().receiver_gone = true;
     }
 }
 
@@ -162,7 +141,7 @@ impl<T: 'static> OneshotReceiver<T> {
     /// [`TryRecvError::Empty`] before it arrives, [`TryRecvError::Closed`] if the sender
     /// was dropped unsent (or the value was taken already).
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        let mut st = self.inner.st.borrow_mut();
+        let mut st = self.inner.state.borrow_mut();
         match st.value.take() {
             Some(v) => Ok(v),
             None if st.sender_gone => Err(TryRecvError::Closed),
@@ -209,46 +188,36 @@ impl<T: 'static> OneshotReceiver<T> {
     }
 }
 
-/// A select arm waiting for a one-shot value.
-struct OneshotArm<'a, T: 'static, F> {
-    receiver: &'a OneshotReceiver<T>,
-    f: Option<F>,
-    key: Option<WaitKey>,
-}
+impl<T: 'static> RecvSource for OneshotReceiver<T> {
+    type Item = T;
 
-impl<T: 'static, R, F: FnOnce(T) -> R> Arm<R> for OneshotArm<'_, T, F> {
     fn object(&self) -> ObjectId {
-        self.receiver.inner.id
+        self.inner.id
     }
 
-    fn try_now(&mut self) -> Option<Result<R, ChannelError>> {
-        let value = self.receiver.inner.st.borrow_mut().value.take()?;
-        Some(Ok((self.f.take().expect("an arm fires once"))(value)))
+    fn try_now(&self) -> Option<Result<T, ChannelError>> {
+        self.inner.state.borrow_mut().value.take().map(Ok)
     }
 
     fn is_closed(&self) -> bool {
-        let st = self.receiver.inner.st.borrow();
+        let st = self.inner.state.borrow();
         st.sender_gone && st.value.is_none()
     }
 
-    fn register(&mut self, me: &TaskletRef) -> WaitRef {
-        let key = waiters(&self.receiver.inner).push(me.clone(), ());
-        self.key = Some(key);
+    fn register(&self, me: &TaskletRef) -> WaitRef {
+        let key = waiters(&self.inner).push(me.clone(), ());
         WaitRef {
-            target: self.receiver.inner.clone(),
+            target: self.inner.clone(),
             key,
         }
     }
 
-    fn collect(&mut self) -> Collected<R> {
-        let Some(key) = self.key.take() else {
-            return Collected::NotFired;
-        };
-        match waiters(&self.receiver.inner).take(key) {
-            Some(Slot::Done(())) => match self.try_now() {
-                Some(result) => Collected::Fired(result),
-                None => Collected::Fired(Err(ChannelError::Closed)),
-            },
+    fn collect(&self, key: WaitKey) -> Collected<T> {
+        match waiters(&self.inner).take(key) {
+            // Woken by the send, or by the sender dropping unsent.
+            Some(Slot::Done(())) => {
+                Collected::Fired(self.try_now().unwrap_or(Err(ChannelError::Closed)))
+            }
             _ => Collected::NotFired,
         }
     }
@@ -260,12 +229,6 @@ impl<T: 'static> Receivable<T> for OneshotReceiver<T> {
         F: FnOnce(T) -> R + 'a,
         R: 'a,
     {
-        SelectArm {
-            arm: Box::new(OneshotArm {
-                receiver: self,
-                f: Some(f),
-                key: None,
-            }),
-        }
+        SelectArm::receiving(self, f)
     }
 }

@@ -1,6 +1,5 @@
 //! Counting semaphores, unbounded and bounded, with FIFO hand-off of permits.
 
-use std::cell::{RefCell, RefMut};
 use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
@@ -9,11 +8,10 @@ use crate::block::wait_for;
 use crate::block::{preempt_check, settle_after_switch};
 use crate::core::current_shared;
 use crate::error::WaitError;
+use crate::object::{waitable_state, waiters, Object};
 use crate::state::{Blocked, Wake};
-use crate::task::{Cancel, WaitKey};
 use crate::time::deadline_in;
 use crate::wait::WaitList;
-use crate::{ObjectId, ObjectRef};
 
 /// Releasing more permits than a [`BoundedSemaphore`] was made with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,33 +34,15 @@ struct State {
     waiters: WaitList<(), ()>,
 }
 
-struct Inner {
-    id: ObjectId,
-    name: Option<Rc<str>>,
-    st: RefCell<State>,
-}
+waitable_state!([] State, offer (), reply ());
 
-impl Cancel for Inner {
-    fn describe(&self) -> Option<ObjectRef> {
-        Some(ObjectRef {
-            id: self.id,
-            name: self.name.clone(),
-        })
-    }
-
-    fn cancel(&self, key: WaitKey) {
-        self.st.borrow_mut().waiters.cancel(key);
-    }
-}
-
-fn waiters(inner: &Inner) -> RefMut<'_, WaitList<(), ()>> {
-    RefMut::map(inner.st.borrow_mut(), |s| &mut s.waiters)
-}
+/// What `Semaphore` and `BoundedSemaphore` share (a bound or none).
+type Inner = Object<State>;
 
 impl Inner {
     fn acquire(self: &Rc<Self>, deadline: Option<Duration>) -> Result<Wake, WaitError> {
         {
-            let mut st = self.st.borrow_mut();
+            let mut st = self.state.borrow_mut();
             if st.permits > 0 && st.waiters.is_empty() {
                 st.permits -= 1;
                 drop(st);
@@ -82,7 +62,7 @@ impl Inner {
     }
 
     fn try_acquire(&self) -> bool {
-        let mut st = self.st.borrow_mut();
+        let mut st = self.state.borrow_mut();
         if st.permits > 0 && st.waiters.is_empty() {
             st.permits -= 1;
             true
@@ -93,7 +73,7 @@ impl Inner {
 
     fn release(&self) -> Result<(), SemaphoreError> {
         let next = {
-            let mut st = self.st.borrow_mut();
+            let mut st = self.state.borrow_mut();
             match st.waiters.serve_front(|()| ((), ())) {
                 Some((next, ())) => Some(next),
                 None => {
@@ -145,9 +125,9 @@ pub struct Semaphore {
 
 impl fmt::Debug for Semaphore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let st = self.inner.st.borrow();
-        f.debug_struct("Semaphore")
-            .field("id", &self.inner.id)
+        let st = self.inner.state.borrow();
+        self.inner
+            .debug(f, "Semaphore")
             .field("permits", &st.permits)
             .field("bound", &st.bound)
             .field("waiting", &st.waiters.len())
@@ -167,27 +147,24 @@ impl Semaphore {
     }
 
     fn build(permits: usize, bound: Option<usize>, name: Option<Rc<str>>) -> Semaphore {
+        let state = State {
+            permits,
+            bound,
+            waiters: WaitList::default(),
+        };
         Semaphore {
-            inner: Rc::new(Inner {
-                id: ObjectId::next(),
-                name,
-                st: RefCell::new(State {
-                    permits,
-                    bound,
-                    waiters: WaitList::default(),
-                }),
-            }),
+            inner: Object::new(name, state),
         }
     }
 
     /// Free permits now.
     pub fn available(&self) -> usize {
-        self.inner.st.borrow().permits
+        self.inner.state.borrow().permits
     }
 
     /// Tasklets waiting for a permit.
     pub fn waiting(&self) -> usize {
-        self.inner.st.borrow().waiters.len()
+        self.inner.state.borrow().waiters.len()
     }
 
     /// Takes a permit, waiting while none is free; the permit returns on drop.
