@@ -19,10 +19,9 @@ use crate::id::TaskletId;
 
 thread_local! {
     /// This thread's preemption flag: raised by a watchdog thread when a hard deadline of
-    /// a scheduler on this thread passes, read by every preempt point. Leaked (one byte
-    /// per thread that runs a scheduler) so that watchdog threads can hold it as
-    /// `&'static`.
-    static PREEMPT: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
+    /// a scheduler on this thread passes, read by every preempt point. Shared with the
+    /// watchdog threads of this thread's schedulers.
+    static PREEMPT: Arc<AtomicBool> = Arc::new(AtomicBool::new(false));
 }
 
 thread_local! {
@@ -152,7 +151,7 @@ struct Watch {
     threshold: AtomicU64,
     epoch: Instant,
     /// The flag of the scheduler's thread.
-    preempt: &'static AtomicBool,
+    preempt: Arc<AtomicBool>,
     /// Names of named tasklets, for the reports (filled only while a watchdog exists).
     names: Mutex<Names>,
     handler: Mutex<Option<Arc<StallHandler>>>,
@@ -271,7 +270,7 @@ impl Monitor {
             deadline: AtomicU64::new(0),
             threshold: AtomicU64::new(threshold_ns(stall_threshold)),
             epoch: Instant::now(),
-            preempt: PREEMPT.with(|flag| *flag),
+            preempt: PREEMPT.with(Arc::clone),
             names: Mutex::new(Names::default()),
             handler: Mutex::new(None),
             last: Mutex::new(None),

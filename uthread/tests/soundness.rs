@@ -27,6 +27,8 @@ fn spawn_noise(sched: &Scheduler, stop: &Arc<AtomicBool>) -> Vec<uthread::JoinHa
                     let mine = std::hint::black_box([k * 1000 + 7; 32]);
                     let mut rounds = 0;
                     while !stop.load(Ordering::Acquire) {
+                        // Leave the other threads room (valgrind runs one at a time).
+                        std::thread::sleep(Duration::from_micros(50));
                         be_nice().unwrap();
                         assert!(mine.iter().all(|&v| v == k * 1000 + 7), "noise frames");
                         rounds += 1;
@@ -58,6 +60,7 @@ fn a_scoped_thread_writes_a_local_of_a_blocked_tasklet() {
                         });
                         // Blocks (other tasklets run) while the thread holds `&mut local`.
                         while !written.load(Ordering::Acquire) {
+                            std::thread::sleep(Duration::from_micros(50));
                             be_nice().unwrap();
                         }
                     });
@@ -93,7 +96,7 @@ fn a_scoped_thread_reads_a_local_of_a_blocked_tasklet_by_reference() {
             let done = AtomicBool::new(false);
             std::thread::scope(|scope| {
                 scope.spawn(|| {
-                    for _ in 0..2000 {
+                    for _ in 0..200 {
                         if value.iter().any(|&v| v != 0x5eed) {
                             seen.fetch_add(1, Ordering::Relaxed);
                         }
@@ -102,6 +105,7 @@ fn a_scoped_thread_reads_a_local_of_a_blocked_tasklet_by_reference() {
                     done.store(true, Ordering::Release);
                 });
                 while !done.load(Ordering::Acquire) {
+                    std::thread::sleep(Duration::from_micros(50));
                     be_nice().unwrap();
                 }
             });
