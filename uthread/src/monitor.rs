@@ -189,6 +189,8 @@ impl Watch {
 
     /// The thread's loop: wake at the next deadline, threshold or poll, look, sleep.
     fn run(&self) {
+        // Wake at a budget's deadline, not up to 50 us after it.
+        crate::sys::timer_slack::tighten();
         // The slice being watched: its counter value, tasklet, when it was first seen,
         // and whether it was reported.
         let mut seen: Option<(u64, u64, u64, bool)> = None;

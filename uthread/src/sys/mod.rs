@@ -1,5 +1,5 @@
-//! The only place with `unsafe` code: stacks, the coroutine wrapper, stack copying and the
-//! overflow handler.
+//! The only place with `unsafe` code: stacks, the coroutine wrapper, stack copying, the
+//! overflow handler, and the watchdog thread's timer slack.
 //!
 //! Everything above this module is safe Rust. Each submodule opts in to `unsafe_code`
 //! with a reason, and every `unsafe` block carries a `// SAFETY:` comment.
@@ -13,4 +13,5 @@ pub(crate) mod overflow;
 pub(crate) mod prefetch;
 pub(crate) mod stack;
 pub(crate) mod switch;
+pub(crate) mod timer_slack;
 pub(crate) mod valgrind;
