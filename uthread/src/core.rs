@@ -164,6 +164,10 @@ pub(crate) struct Shared {
     pub(crate) hooks: RefCell<Hooks>,
     /// Whether any hook is set (checked on the hot paths instead of borrowing `hooks`).
     pub(crate) hooks_active: Cell<bool>,
+    /// Where the next `select` starts looking among its ready arms (xorshift state). Per
+    /// scheduler, so that a run's choices do not depend on what other schedulers on the
+    /// same thread did (shards on one thread or on several give the same run).
+    pub(crate) select_rotation: Cell<u32>,
     pub(crate) remote: RemoteHub,
 }
 
@@ -269,6 +273,7 @@ impl Shared {
                 failures: RefCell::new(VecDeque::new()),
                 hooks: RefCell::new(Hooks::default()),
                 hooks_active: Cell::new(false),
+                select_rotation: Cell::new(0x9E37_79B9),
                 remote,
             }
         })

@@ -6,7 +6,6 @@
 //! none is, the caller waits on all of them; the first partner to arrive serves one arm
 //! and the wake takes the caller off every other arm.
 
-use std::cell::Cell;
 use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
@@ -14,7 +13,7 @@ use std::time::Duration;
 use crate::block::settle_after_switch;
 use crate::block::{interrupted, pending_interrupt};
 use crate::channel::Channel;
-use crate::core::current_shared;
+use crate::core::{current_shared, Shared};
 use crate::error::ChannelError;
 use crate::id::ObjectId;
 use crate::state::{Blocked, Wake};
@@ -274,7 +273,7 @@ impl<'a, R: 'a> Select<'a, R> {
             }
             let n = self.arms.len();
             let start = if n > 1 {
-                next_rotation() as usize % n
+                next_rotation(&shared) as usize % n
             } else {
                 0
             };
@@ -364,18 +363,13 @@ impl<'a, R: 'a> Select<'a, R> {
     }
 }
 
-thread_local! {
-    /// Rotation state for fair arm order (xorshift; deterministic per thread).
-    static ROTATION: Cell<u32> = const { Cell::new(0x9E37_79B9) };
-}
-
-fn next_rotation() -> u32 {
-    ROTATION.with(|r| {
-        let mut x = r.get();
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        r.set(x);
-        x
-    })
+/// The next start for a select's scan of its arms, from its scheduler's rotation state
+/// (xorshift: deterministic for a given scheduler's sequence of selects).
+fn next_rotation(shared: &Shared) -> u32 {
+    let mut x = shared.select_rotation.get();
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    shared.select_rotation.set(x);
+    x
 }

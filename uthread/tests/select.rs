@@ -558,3 +558,51 @@ fn a_timeout_and_a_send_in_the_same_tick_have_exactly_one_outcome() {
         assert_eq!(ch.balance(), 0);
     }
 }
+
+/// The rotating order among ready arms belongs to the scheduler: another scheduler's
+/// selects on the same thread do not change which arm this one's selects choose (shards
+/// that share a thread replay as they do on threads of their own).
+#[test]
+fn the_order_among_ready_arms_is_kept_per_scheduler_not_per_thread() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    /// Runs 32 selects with both arms ready on `sched`, each followed by `between`.
+    fn choices(sched: &uthread::Scheduler, between: &dyn Fn()) -> Vec<Got> {
+        let got = Rc::new(RefCell::new(Vec::new()));
+        for _ in 0..32 {
+            let (a, b) = (Queue::<u32>::new(), Queue::<u32>::new());
+            a.put(1).unwrap();
+            b.put(2).unwrap();
+            let got = got.clone();
+            sched
+                .spawn(move || {
+                    let choice = select().recv(&a, Got::A).recv(&b, Got::B).wait().unwrap();
+                    got.borrow_mut().push(choice);
+                })
+                .unwrap();
+            sched.run().unwrap();
+            between();
+        }
+        Rc::try_unwrap(got).unwrap().into_inner()
+    }
+
+    let alone = choices(&manual(), &|| {});
+    let other = manual();
+    let interleaved = choices(&manual(), &|| {
+        // Three selects on another scheduler of this thread between each of ours.
+        for _ in 0..3 {
+            let (a, b) = (Queue::<u32>::new(), Queue::<u32>::new());
+            a.put(1).unwrap();
+            b.put(2).unwrap();
+            other
+                .spawn(move || {
+                    select().recv(&a, Got::A).recv(&b, Got::B).wait().unwrap();
+                })
+                .unwrap();
+            other.run().unwrap();
+        }
+    });
+    assert_eq!(alone, interleaved);
+    assert!(alone.contains(&Got::A(1)) && alone.contains(&Got::B(2)));
+}

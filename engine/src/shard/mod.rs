@@ -36,10 +36,9 @@
 //!
 //! Lockstep replays as long as nothing else in the shards varies: seeds come from the
 //! engine (cluster seed, then shard, then actor), the budget counts resumes, and systems
-//! and behaviours share nothing across shards but messages and read no wall clock. One
-//! limit comes from uthread: a `select` that finds several arms ready at once tries them
-//! in a rotating order kept per thread, so such a select can choose differently when other
-//! shards share its thread.
+//! and behaviours share nothing across shards but messages and read no wall clock. (A
+//! `select` that finds several arms ready at once tries them in a rotating order kept
+//! per scheduler, so it chooses the same whichever shards share its thread.)
 //!
 //! `docs/shards.md` in the repository says how shards would map onto processes and
 //! machines.
