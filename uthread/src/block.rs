@@ -15,9 +15,9 @@ use crate::wait::{Slot, WaitList};
 ///
 /// A kill is sticky: a tasklet that catches the [`TaskletExit`] unwind is killed again at
 /// its next blocking call. One that keeps catching it (a `catch_unwind` around a blocking
-/// call, in a loop) would never let [`Tasklet::kill`] return, so after this many kill
+/// call, in a loop) would never let [`Tasklet::kill`](crate::Tasklet::kill) return, so after this many kill
 /// unwinds in a row it is parked instead: paused, alive, with its kill still pending.
-/// `kill` then returns [`TaskletError::KillRefused`]; inserting the tasklet again gives
+/// `kill` then returns [`TaskletError::KillRefused`](crate::TaskletError::KillRefused); inserting the tasklet again gives
 /// it another round of kills, and a scheduler being dropped leaks it (and says so on
 /// stderr) rather than hang.
 pub const KILL_RETRIES: u32 = 16;

@@ -24,7 +24,7 @@ pub type ScheduleCallback = Box<dyn FnMut(Option<&Tasklet>, Option<&Tasklet>)>;
 pub type ChannelCallback = Box<dyn FnMut(&ChannelEvent<'_>)>;
 
 /// Called after every slice when timing is on (see
-/// [`Builder::timing`](crate::Builder::timing)).
+/// [`SchedulerBuilder::timing`](crate::SchedulerBuilder::timing)).
 pub type SliceHook = Box<dyn FnMut(&SliceInfo)>;
 
 /// One channel operation, as seen by a [`ChannelCallback`].

@@ -57,7 +57,7 @@ impl fmt::Display for ObjectId {
     }
 }
 
-/// A channel or primitive as named in [`BlockedOn`]: its id and optional name.
+/// A channel or primitive as named in [`BlockedOn`](crate::BlockedOn): its id and optional name.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ObjectRef {
     /// The object's id.

@@ -1,11 +1,12 @@
 //! A ship's behaviour: one tasklet per ship, written as a plain script.
 //!
-//! Read [`Pilot::fly`] first: find the nearest hostile, approach it, lock it (locking
-//! takes time, so the script just waits), orbit at weapon range firing on every cycle;
-//! break off to retreat and repair when badly damaged (and turn to fight if chased down);
-//! warp out when the fleet cannot win. Every wait is also where hits arrive: the weapons system puts them in this
-//! ship's inbox, and [`Pilot::wait`] takes them as they come, so a ship that is locking,
-//! cycling its weapon or repairing still feels every hit the moment it lands.
+//! Read `Pilot::fly` (below) first: find the nearest hostile, approach it, lock it
+//! (locking takes time, so the script just waits), orbit at weapon range firing on every
+//! cycle; break off to retreat and repair when badly damaged (and turn to fight if chased
+//! down); warp out when the fleet cannot win. Every wait is also where hits arrive: the
+//! weapons system puts them in this ship's inbox, and `Pilot::wait` takes them as they
+//! come, so a ship that is locking, cycling its weapon or repairing still feels every hit
+//! the moment it lands.
 //!
 //! Where a ship can go beyond its battle is a [`Gates`]: in the skirmish nowhere (a ship
 //! whose fleet cannot win warps out of the game, one with nobody left to fight holds
