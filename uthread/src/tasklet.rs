@@ -184,6 +184,12 @@ impl Tasklet {
         }
         self.task.request_kill();
         if Rc::ptr_eq(&shared.current.borrow(), &self.task) {
+            if std::thread::panicking() {
+                // A destructor of its own unwind killed it: it is dying already, and a
+                // second unwind out of a destructor would abort the process. The kill
+                // stays requested in case the unwind is caught.
+                return Ok(());
+            }
             unwind_kill();
         }
         if !self.task.started.get() {
