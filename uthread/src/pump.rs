@@ -31,7 +31,8 @@ impl Shared {
         *self.longest.borrow_mut() = None;
         *self.interrupted.borrow_mut() = None;
         let hard_total = match (limits.budget, limits.hard, limits.per_slice) {
-            (Budget::Time(d), true, false) => started.map(|t0| t0 + d),
+            // A deadline past the end of time (`Duration::MAX`) is no deadline.
+            (Budget::Time(d), true, false) => started.and_then(|t0| t0.checked_add(d)),
             _ => None,
         };
         self.hard_deadline.set(hard_total);
@@ -227,9 +228,10 @@ impl Shared {
         if let (Some(t0), Budget::Time(d), true, true) =
             (started_at, limits.budget, limits.per_slice, limits.hard)
         {
-            self.hard_deadline.set(Some(t0 + d));
+            let deadline = t0.checked_add(d);
+            self.hard_deadline.set(deadline);
             if let Some(monitor) = self.running_monitor() {
-                monitor.set_deadline(Some(t0 + d));
+                monitor.set_deadline(deadline);
             }
         }
         let monitor = self.running_monitor();
