@@ -142,8 +142,11 @@ impl Tasklet {
     ///
     /// # Errors
     ///
-    /// [`TaskletError::IsMain`] for the main context, [`TaskletError::OtherScheduler`]
-    /// from another scheduler's tasklet.
+    /// [`TaskletError::IsMain`] for the main context. From outside its scheduler (a
+    /// tasklet of another scheduler, or main while another is the thread's current one)
+    /// the kill is carried out all the same, unless its scheduler is running at that
+    /// moment: then [`TaskletError::OtherScheduler`], and it is left runnable with the kill
+    /// pending.
     ///
     /// # Examples
     ///
@@ -218,7 +221,9 @@ impl Tasklet {
     ///
     /// # Errors
     ///
-    /// [`TaskletError::Dead`], or [`TaskletError::IsCurrent`] (just return the error).
+    /// [`TaskletError::Dead`], or [`TaskletError::IsCurrent`] (just return the error);
+    /// [`TaskletError::OtherScheduler`] as for [`Tasklet::kill`] (the error is then
+    /// delivered when the target next runs).
     pub fn throw<E>(&self, error: E) -> Result<(), TaskletError>
     where
         E: Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
@@ -268,8 +273,11 @@ impl Tasklet {
             self.task.set_pending(reason);
             shared.enqueue(&self.task, !pending);
         }
-        if pending || !caller_same {
+        if pending {
             return Ok(());
+        }
+        if !caller_same {
+            return Self::run_foreign(shared, &self.task);
         }
         let me = shared.current_task();
         // Right behind the target, which is at the front now.
@@ -277,6 +285,35 @@ impl Tasklet {
         shared.enqueue(&self.task, true);
         let wake = shared.switch_out();
         settle_after_switch(shared, wake);
+        Ok(())
+    }
+
+    /// Runs `target`, already runnable at the front of its queue with a kill or throw
+    /// pending, for a caller outside its scheduler (the main context while another
+    /// scheduler is the thread's current one, or a tasklet of another scheduler): its
+    /// scheduler's main context runs it as a main-context kill would, then takes over
+    /// again. If that scheduler is running now (the caller is inside its pump), it
+    /// cannot be driven from here: the target stays runnable with the delivery pending.
+    ///
+    /// # Errors
+    ///
+    /// [`TaskletError::OtherScheduler`] in that last case.
+    fn run_foreign(
+        shared: &Rc<Shared>,
+        target: &Rc<crate::task::Task>,
+    ) -> Result<(), TaskletError> {
+        if shared.pumping.get() {
+            return Err(TaskletError::OtherScheduler);
+        }
+        crate::sys::switch::outside_fibers(|| {
+            let main = shared.main.clone();
+            shared.enqueue(&main, true);
+            shared.enqueue(target, true);
+            // Main's own wake (a throw into it, say) stays for its next blocking call.
+            if let Wake::Thrown(t) = shared.switch_out_as(&main) {
+                main.set_pending(Wake::Thrown(t));
+            }
+        });
         Ok(())
     }
 
