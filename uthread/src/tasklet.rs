@@ -148,6 +148,10 @@ impl Tasklet {
     /// moment: then [`TaskletError::OtherScheduler`], and it is left runnable with the kill
     /// pending.
     ///
+    /// From code its own scheduler runs between slices (a hook, or a destructor of a
+    /// finished tasklet's result or locals) no tasklet can be switched to: there the kill
+    /// returns `Ok` with the kill pending, the tasklet first in the run queue.
+    ///
     /// # Examples
     ///
     /// ```
