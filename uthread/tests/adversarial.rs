@@ -1155,3 +1155,149 @@ fn killing_a_tasklet_of_another_scheduler_from_a_tasklet() {
     assert_eq!(ch.balance(), 0);
     drop(second);
 }
+
+// ---------------------------------------------------------------------------------------
+// Hooks that break their contract ("hooks must not change scheduler state"): the
+// scheduler may refuse or misbehave in a documented way, but never abort or corrupt.
+
+/// Runs a scheduler with three counting tasklets and a schedule callback that calls
+/// `act` when `victim` is about to start; then checks the scheduler still works.
+fn hook_misbehaves(act: fn(&uthread::Tasklet)) {
+    let sched = support::scheduler();
+    let count = Rc::new(Cell::new(0));
+    let mut handles = Vec::new();
+    for name in ["a", "victim", "c"] {
+        let c = count.clone();
+        handles.push(
+            uthread::Builder::new()
+                .name(name)
+                .spawn_on(&sched, move || {
+                    uthread::schedule().unwrap();
+                    c.set(c.get() + 1);
+                })
+                .unwrap(),
+        );
+    }
+    let fired = Rc::new(Cell::new(false));
+    let f = fired.clone();
+    sched.set_schedule_callback(Some(Box::new(move |_prev, next| {
+        if let Some(next) = next {
+            if next.name().as_deref() == Some("victim") && !f.replace(true) {
+                act(next);
+            }
+        }
+    })));
+    // The callback runs on the pump's stack, as the main context: a yield there is a
+    // no-op, a block fails with Deadlock, a kill is carried out; the run goes on.
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sched.run()));
+    println!("run: {:?}", r.as_ref().map(|r| r.as_ref().map(|_| ())));
+    assert!(matches!(r, Ok(Ok(RunOutcome::Finished))));
+    sched.set_schedule_callback(None);
+    // Whatever happened to the victim, the others finished and the scheduler still runs.
+    // The others finished; the victim is dead, or paused if the hook removed it.
+    assert!(!handles[0].tasklet().is_alive() && !handles[2].tasklet().is_alive());
+    let victim = handles[1].tasklet();
+    assert!(!victim.is_alive() || victim.is_paused(), "{victim:?}");
+    victim.kill().unwrap();
+    let later = sched.spawn(|| 11).unwrap();
+    let r = sched.run();
+    println!("later run: {:?}", r.as_ref().map(|_| ()));
+    assert_eq!(later.join().unwrap(), 11);
+    assert!(count.get() >= 2, "the others finished");
+    drop(sched);
+    println!("child done");
+}
+
+#[test]
+fn a_schedule_callback_that_kills_the_next_tasklet() {
+    assert_child_ok("child_schedule_callback_kills_next");
+}
+
+#[test]
+fn child_schedule_callback_kills_next() {
+    if is_child() {
+        // Documented: from a hook the kill is pending, the victim first in the queue.
+        hook_misbehaves(|next| {
+            assert_eq!(next.kill(), Ok(()));
+            assert!(next.is_scheduled());
+        });
+    }
+}
+
+#[test]
+fn a_schedule_callback_that_yields() {
+    assert_child_ok("child_schedule_callback_yields");
+}
+
+#[test]
+fn child_schedule_callback_yields() {
+    if is_child() {
+        hook_misbehaves(|_| {
+            assert!(uthread::current().unwrap().is_main());
+            assert!(uthread::schedule().is_ok());
+        });
+    }
+}
+
+#[test]
+fn a_schedule_callback_that_blocks() {
+    assert_child_ok("child_schedule_callback_blocks");
+}
+
+#[test]
+fn child_schedule_callback_blocks() {
+    if is_child() {
+        hook_misbehaves(|_| {
+            let r = Channel::<u32>::new().receive();
+            assert!(matches!(r, Err(ChannelError::Deadlock)), "{r:?}");
+        });
+    }
+}
+
+#[test]
+fn a_schedule_callback_that_spawns_and_throws() {
+    assert_child_ok("child_schedule_callback_spawns_and_throws");
+}
+
+#[test]
+fn child_schedule_callback_spawns_and_throws() {
+    if is_child() {
+        hook_misbehaves(|next| {
+            assert!(uthread::spawn(|| ()).is_ok());
+            println!("throw: {:?}", next.throw("from the hook"));
+            println!("remove: {:?}", next.remove());
+        });
+    }
+}
+
+#[test]
+fn an_error_handler_that_kills_everything() {
+    let sched = support::scheduler();
+    let drops = Drops::new();
+    let ch = Channel::<u32>::new();
+    for _ in 0..3 {
+        let (rx, token) = (ch.clone(), drops.token());
+        sched
+            .spawn(move || {
+                let _t = token;
+                let _ = rx.receive();
+            })
+            .unwrap();
+    }
+    sched.spawn(|| panic!("trigger")).unwrap();
+    let s = Rc::new(RefCell::new(None::<Rc<Scheduler>>));
+    let sched = Rc::new(sched);
+    *s.borrow_mut() = Some(sched.clone());
+    let s2 = Rc::downgrade(&sched);
+    sched.set_error_handler(move |_| {
+        if let Some(s) = s2.upgrade() {
+            s.kill_all();
+        }
+    });
+    let r = sched.run();
+    assert!(r.is_ok(), "{r:?}");
+    assert_eq!(drops.count(), 3);
+    assert_eq!(sched.alive_count(), 0);
+    assert_eq!(ch.balance(), 0);
+    s.borrow_mut().take();
+}
