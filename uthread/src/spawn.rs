@@ -363,7 +363,8 @@ impl<T: 'static> JoinHandle<T> {
     /// # Errors
     ///
     /// [`JoinError::Panicked`], [`JoinError::Killed`] or [`JoinError::Uncaught`] for how
-    /// the tasklet ended; [`JoinError::Wait`] if the wait itself was interrupted.
+    /// the tasklet ended; [`JoinError::Wait`] if the wait itself was interrupted, or
+    /// `Wait(WaitError::Deadlock)` at once when a tasklet joins itself.
     pub fn join(mut self) -> Result<T, JoinError> {
         self.wait(None)
     }
@@ -394,6 +395,10 @@ impl<T: 'static> JoinHandle<T> {
         let shared = current_shared().ok_or(WaitError::NoScheduler)?;
         if let Some(wake) = pending_interrupt(&shared) {
             return Err(interrupted(wake).into());
+        }
+        if self.tasklet.is_current() {
+            // Waiting for its own end: it could never come.
+            return Err(WaitError::Deadlock.into());
         }
         let (wake, slot) = block_on(
             &shared,
