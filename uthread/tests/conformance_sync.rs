@@ -642,3 +642,109 @@ fn a_zero_capacity_queue_neither_panics_nor_strands_a_getter() {
         "the item went to the getter or stayed with the putter"
     );
 }
+
+// STACKLESS.md "Deadlock": the main context blocking where nothing can ever wake it gets
+// a deadlock error from every kind of wait, and leaves no entry behind.
+#[test]
+fn main_deadlocks_on_every_primitive_and_leaves_every_queue_clean() {
+    let sched = support::manual();
+    // A tasklet holds the lock and waits forever on a channel nobody sends on.
+    let lock = Rc::new(Lock::new());
+    let never = Channel::<u32>::new();
+    let (l, n) = (lock.clone(), never.clone());
+    let holder = sched
+        .spawn(move || {
+            let _g = l.lock().unwrap();
+            let _ = n.receive();
+        })
+        .unwrap();
+    sched.run().unwrap();
+    let is_deadlock = |e: &WaitError| matches!(e, WaitError::Deadlock);
+    assert!(matches!(
+        lock.lock(),
+        Err(LockError::Wait(WaitError::Deadlock))
+    ));
+    assert_eq!(lock.waiting(), 0);
+    let sem = Semaphore::new(0);
+    assert!(sem.acquire().is_err_and(|e| is_deadlock(&e)));
+    assert_eq!(sem.waiting(), 0);
+    let ev = Event::new();
+    assert!(ev.wait().is_err_and(|e| is_deadlock(&e)));
+    assert_eq!(ev.waiting(), 0);
+    let barrier = Barrier::new(2);
+    assert!(barrier.wait().is_err_and(|e| is_deadlock(&e)));
+    assert_eq!(barrier.waiting(), 0);
+    let q = Queue::<u32>::new();
+    assert!(matches!(q.get(), Err(ChannelError::Deadlock)));
+    assert_eq!(q.balance(), 0);
+    let full = Queue::bounded(1);
+    full.put(1).unwrap();
+    assert!(full
+        .put(2)
+        .is_err_and(|e| matches!(e.error, ChannelError::Deadlock)));
+    assert_eq!(full.balance(), 0);
+    let other_lock = Lock::new();
+    let cond = Condition::new();
+    let g = other_lock.lock().unwrap();
+    assert!(matches!(
+        cond.wait(g),
+        Err(LockError::Wait(WaitError::Deadlock))
+    ));
+    assert_eq!(cond.waiting(), 0);
+    assert!(
+        !other_lock.is_locked(),
+        "an interrupted condition wait does not hold the lock"
+    );
+    let (a, b) = (Channel::<u32>::new(), Queue::<u32>::new());
+    assert!(matches!(
+        select().recv(&a, |v| v).recv(&b, |v| v).wait(),
+        Err(ChannelError::Deadlock)
+    ));
+    assert_eq!((a.balance(), b.balance()), (0, 0));
+    assert!(matches!(
+        holder.tasklet().blocked_on(),
+        Some(uthread::BlockedOn::Receive(_))
+    ));
+    // Joining the stuck tasklet is a deadlock too.
+    let r = holder.join();
+    assert!(
+        matches!(r, Err(uthread::JoinError::Wait(WaitError::Deadlock))),
+        "{r:?}"
+    );
+    assert_eq!(never.balance(), -1);
+    drop(sched);
+    assert_eq!(never.balance(), 0);
+    assert!(!lock.is_locked());
+}
+
+// A tasklet that joins itself can never finish: it is told so rather than blocked forever.
+#[test]
+fn a_tasklet_joining_itself_is_refused() {
+    let _guard = support::hang_guard(Duration::from_secs(20));
+    let sched = support::scheduler();
+    let slot = Rc::new(RefCell::new(None::<uthread::JoinHandle<()>>));
+    let log = Log::new();
+    let (s, l) = (slot.clone(), log.clone());
+    let t = sched
+        .spawn(move || {
+            let mut me = s.borrow_mut().take().unwrap();
+            let timed = me.join_timeout(ms(1));
+            l.push(format!("{:?}", timed.map_err(|e| e.to_string())));
+            let r = me.join();
+            l.push(format!("{:?}", r.map_err(|e| e.to_string())));
+        })
+        .unwrap();
+    let tasklet = t.tasklet().clone();
+    *slot.borrow_mut() = Some(t);
+    let outcome = sched.run().unwrap();
+    assert!(
+        matches!(outcome, RunOutcome::Finished),
+        "{outcome:?}, the tasklet is {:?}",
+        tasklet.state()
+    );
+    let err = format!(
+        "{:?}",
+        Err::<(), _>(uthread::JoinError::Wait(WaitError::Deadlock).to_string())
+    );
+    assert_eq!(log.get(), [err.clone(), err]);
+}
