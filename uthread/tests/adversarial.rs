@@ -1301,3 +1301,162 @@ fn an_error_handler_that_kills_everything() {
     assert_eq!(ch.balance(), 0);
     s.borrow_mut().take();
 }
+
+// ---------------------------------------------------------------------------------------
+// The scheduler dropped from inside itself, in every place that runs user code.
+
+/// A scheduler kept in a slot that user code inside it can empty (dropping it).
+fn slotted() -> (Rc<RefCell<Option<Scheduler>>>, Drops, Channel<u32>) {
+    let slot = Rc::new(RefCell::new(Some(support::scheduler())));
+    let drops = Drops::new();
+    let ch = Channel::<u32>::new();
+    {
+        let guard = slot.borrow();
+        let sched = guard.as_ref().unwrap();
+        for _ in 0..3 {
+            let (rx, token) = (ch.clone(), drops.token());
+            sched
+                .spawn(move || {
+                    let _t = token;
+                    let _ = rx.receive();
+                })
+                .unwrap();
+        }
+    }
+    (slot, drops, ch)
+}
+
+fn take_and_drop(slot: &Rc<RefCell<Option<Scheduler>>>) {
+    let s = slot.borrow_mut().take();
+    drop(s);
+}
+
+#[test]
+fn a_scheduler_dropped_by_a_tasklet_while_main_waits_on_a_channel() {
+    let _guard = support::hang_guard(Duration::from_secs(20));
+    let (slot, drops, ch) = slotted();
+    let (s, tx) = (slot.clone(), ch.clone());
+    let main_ch = Channel::<u32>::new();
+    let to_main = main_ch.clone();
+    slot.borrow()
+        .as_ref()
+        .unwrap()
+        .spawn(move || {
+            take_and_drop(&s);
+            let _ = tx.try_send(1);
+            to_main.send(5)
+        })
+        .unwrap();
+    let r = main_ch.receive();
+    assert!(matches!(r, Ok(5) | Err(_)), "{r:?}");
+    assert!(slot.borrow().is_none());
+    assert_eq!(drops.count(), 3);
+    assert_eq!(ch.balance(), 0);
+}
+
+#[test]
+fn a_scheduler_dropped_from_a_schedule_callback_or_an_error_handler() {
+    let _guard = support::hang_guard(Duration::from_secs(20));
+    for via_error_handler in [false, true] {
+        let (slot, drops, ch) = slotted();
+        let s = Rc::downgrade(&slot);
+        {
+            let guard = slot.borrow();
+            let sched = guard.as_ref().unwrap();
+            if via_error_handler {
+                sched.set_error_handler(move |_| take_and_drop(&s.upgrade().unwrap()));
+                sched.spawn(|| panic!("trigger")).unwrap();
+            } else {
+                sched.set_schedule_callback(Some(Box::new(move |_, _| {
+                    if let Some(slot) = s.upgrade() {
+                        if let Ok(mut g) = slot.try_borrow_mut() {
+                            drop(g.take());
+                        }
+                    }
+                })));
+            }
+        }
+        // Run through a second handle-free path: main waits on a channel, which drives
+        // the thread's default scheduler (this one).
+        let r = Channel::<u32>::new().receive();
+        assert!(r.is_err());
+        let leftover = slot.borrow_mut().take();
+        drop(leftover);
+        assert_eq!(drops.count(), 3, "error handler: {via_error_handler}");
+        assert_eq!(ch.balance(), 0);
+    }
+}
+
+#[test]
+fn a_scheduler_dropped_by_a_destructor_during_kill_all() {
+    struct DropsScheduler(Rc<RefCell<Option<Scheduler>>>);
+    impl Drop for DropsScheduler {
+        fn drop(&mut self) {
+            if let Ok(mut g) = self.0.try_borrow_mut() {
+                drop(g.take());
+            }
+        }
+    }
+    let _guard = support::hang_guard(Duration::from_secs(20));
+    let (slot, drops, ch) = slotted();
+    let d = DropsScheduler(slot.clone());
+    let rx = ch.clone();
+    slot.borrow()
+        .as_ref()
+        .unwrap()
+        .spawn(move || {
+            let _d = d;
+            let _ = rx.receive();
+        })
+        .unwrap();
+    // Run it, then kill everything from main; one destructor drops the scheduler.
+    let sched_ref = slot.borrow();
+    let _ = sched_ref.as_ref().unwrap().run();
+    drop(sched_ref);
+    let all: Vec<_> = slot.borrow().as_ref().unwrap().tasklets();
+    for t in all {
+        let _ = t.kill();
+    }
+    let leftover = slot.borrow_mut().take();
+    drop(leftover);
+    assert_eq!(drops.count(), 3);
+    assert_eq!(ch.balance(), 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// Tasklet-local values whose destructors use tasklet-local storage.
+
+/// Reads and writes tasklet-local storage when dropped.
+struct UsesLocalsOnDrop(Rc<Cell<u32>>);
+
+impl Drop for UsesLocalsOnDrop {
+    fn drop(&mut self) {
+        let _ = uthread::local::take::<u8>();
+        let _ = uthread::local::set(7u8);
+        self.0.set(self.0.get() + 1);
+    }
+}
+
+#[test]
+fn a_local_replaced_inside_with_mut_is_dropped_outside_the_storage_borrow() {
+    let sched = support::scheduler();
+    let dropped = Rc::new(Cell::new(0));
+    let d = dropped.clone();
+    let t = sched
+        .spawn(move || {
+            assert!(uthread::local::set(UsesLocalsOnDrop(d.clone())).is_ok());
+            // Replacing the value inside with_mut: the old one is dropped afterwards.
+            uthread::local::with_mut(|_: &mut UsesLocalsOnDrop| {
+                assert!(uthread::local::set(UsesLocalsOnDrop(d.clone())).is_ok());
+            })
+            .unwrap();
+            // And replacing it with set: the old one is dropped outside the borrow too.
+            assert!(uthread::local::set(UsesLocalsOnDrop(d.clone())).is_ok());
+            uthread::local::with(|v: &u8| *v)
+        })
+        .unwrap();
+    let r = sched.run();
+    assert!(r.is_ok(), "{r:?}");
+    assert_eq!(t.join().unwrap(), Some(7));
+    assert_eq!(dropped.get(), 3, "every value dropped once");
+}
