@@ -1460,3 +1460,79 @@ fn a_local_replaced_inside_with_mut_is_dropped_outside_the_storage_borrow() {
     assert_eq!(t.join().unwrap(), Some(7));
     assert_eq!(dropped.get(), 3, "every value dropped once");
 }
+
+// ---------------------------------------------------------------------------------------
+// Values the library discards (an error sent with send_throw when close_now ends the
+// conversation, a ValueEvent's old value) whose destructors use the same primitive.
+
+#[test]
+fn a_thrown_error_discarded_by_close_now_may_use_the_channel_when_dropped() {
+    thread_local! {
+        static CHANNEL: RefCell<Option<Channel<u32>>> = const { RefCell::new(None) };
+        static SEEN: Cell<isize> = const { Cell::new(0) };
+    }
+    /// A thrown error must be `Send + Sync`, so it reaches the channel through a
+    /// thread-local when it is dropped.
+    #[derive(Debug)]
+    struct Touches;
+    impl std::fmt::Display for Touches {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("touches the channel when dropped")
+        }
+    }
+    impl std::error::Error for Touches {}
+    impl Drop for Touches {
+        fn drop(&mut self) {
+            let balance = CHANNEL.with(|c| c.borrow().as_ref().map(Channel::balance));
+            SEEN.with(|s| s.set(balance.unwrap_or(-100) + 100));
+        }
+    }
+    let sched = support::scheduler();
+    let ch = Channel::<u32>::new();
+    CHANNEL.with(|c| *c.borrow_mut() = Some(ch.clone()));
+    let tx = ch.clone();
+    let t = sched.spawn(move || tx.send_throw(Touches)).unwrap();
+    sched.run().unwrap();
+    assert_eq!(ch.balance(), 1);
+    ch.close_now(); // the sender is woken with Closed; its error is discarded
+    sched.run().unwrap();
+    CHANNEL.with(|c| c.borrow_mut().take());
+    assert!(matches!(t.join().unwrap(), Err(ChannelError::Closed)));
+    assert_eq!(
+        SEEN.with(Cell::get),
+        100,
+        "dropped once, seeing an empty channel"
+    );
+}
+
+#[test]
+fn a_value_event_value_whose_destructor_reads_the_event() {
+    struct ReadsEvent(
+        Rc<RefCell<Option<uthread::ValueEvent<ReadsEvent>>>>,
+        Rc<Cell<u32>>,
+    );
+    impl Clone for ReadsEvent {
+        fn clone(&self) -> Self {
+            ReadsEvent(self.0.clone(), self.1.clone())
+        }
+    }
+    impl Drop for ReadsEvent {
+        fn drop(&mut self) {
+            if let Some(ev) = self.0.borrow().as_ref() {
+                let _ = ev.is_set();
+                let _ = ev.waiting();
+            }
+            self.1.set(self.1.get() + 1);
+        }
+    }
+    let _sched = support::scheduler();
+    let slot = Rc::new(RefCell::new(None));
+    let drops = Rc::new(Cell::new(0));
+    let ev = uthread::ValueEvent::new();
+    *slot.borrow_mut() = Some(ev.clone());
+    ev.set(ReadsEvent(slot.clone(), drops.clone()));
+    ev.set(ReadsEvent(slot.clone(), drops.clone())); // drops the first value
+    ev.clear(); // drops the second
+    assert_eq!(drops.get(), 2);
+    slot.borrow_mut().take();
+}
