@@ -32,6 +32,17 @@ fn in_child(child: &str) -> (std::process::ExitStatus, String, String) {
     )
 }
 
+/// A crowd of `n` waiters, smaller under valgrind (`UTHREAD_TEST_TIME_SCALE`, which
+/// `scripts/valgrind.sh` sets, slows everything down about that much).
+fn crowd(n: u32) -> u32 {
+    let scale = std::env::var("UTHREAD_TEST_TIME_SCALE")
+        .ok()
+        .and_then(|s| s.parse::<u32>().ok())
+        .unwrap_or(1)
+        .max(1);
+    (n / scale).max(8) & !3
+}
+
 fn is_child() -> bool {
     std::env::var_os("UTHREAD_ADVERSARIAL_CHILD").is_some()
 }
@@ -312,7 +323,7 @@ fn a_hundred_thousand_receivers_on_one_channel_are_served_in_order_then_closed()
     let sched = support::manual();
     let ch = Channel::<u32>::new();
     let got = Rc::new(RefCell::new(Vec::new()));
-    let n: u32 = 100_000;
+    let n: u32 = crowd(100_000);
     for i in 0..n {
         let (rx, got) = (ch.clone(), got.clone());
         sched
@@ -354,6 +365,8 @@ fn ten_thousand_lock_waiters_killed_from_the_back_leave_the_lock_usable() {
     let sched = support::manual();
     let lock = Rc::new(Lock::new());
     let order = Rc::new(RefCell::new(Vec::new()));
+    let n = crowd(10_000);
+    let half = n / 2;
     let holder = {
         let lock = lock.clone();
         sched
@@ -364,7 +377,7 @@ fn ten_thousand_lock_waiters_killed_from_the_back_leave_the_lock_usable() {
             .unwrap()
     };
     let mut waiters = Vec::new();
-    for i in 0..10_000u32 {
+    for i in 0..n {
         let (lock, order) = (lock.clone(), order.clone());
         waiters.push(
             sched
@@ -376,14 +389,14 @@ fn ten_thousand_lock_waiters_killed_from_the_back_leave_the_lock_usable() {
         );
     }
     sched.run().unwrap();
-    assert_eq!(lock.waiting(), 10_000);
-    for w in waiters.iter().skip(5_000).rev() {
+    assert_eq!(lock.waiting(), n as usize);
+    for w in waiters.iter().skip(half as usize).rev() {
         w.tasklet().kill().unwrap();
     }
-    assert_eq!(lock.waiting(), 5_000);
+    assert_eq!(lock.waiting(), half as usize);
     holder.tasklet().insert().unwrap();
     sched.run().unwrap();
-    assert_eq!(*order.borrow(), (0..5_000).collect::<Vec<_>>());
+    assert_eq!(*order.borrow(), (0..half).collect::<Vec<_>>());
     assert!(!lock.is_locked());
 }
 
