@@ -193,14 +193,21 @@ impl<T: 'static> Channel<T> {
     /// Closes and wakes every waiter with [`ChannelError::Closed`] (blocked senders get
     /// their values back). This ends a conversation, which `close` alone cannot.
     pub fn close_now(&self) {
+        // Errors sent with `send_throw` are discarded after the borrow ends: their
+        // destructors may use the channel.
+        let mut discarded = Vec::new();
         let woken = {
             let mut st = self.inner.state.borrow_mut();
             st.closing = true;
             st.waiters.serve_all(|offer| match offer {
                 Msg::Value(v) => Msg::Closed(Some(v)),
-                _ => Msg::Closed(None),
+                other => {
+                    discarded.push(other);
+                    Msg::Closed(None)
+                }
             })
         };
+        drop(discarded);
         for t in woken {
             t.wake(Wake::Signaled, false);
         }

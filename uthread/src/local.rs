@@ -63,14 +63,20 @@ pub fn with<T: 'static, R>(f: impl FnOnce(&T) -> R) -> Option<R> {
 pub fn with_mut<T: 'static, R>(f: impl FnOnce(&mut T) -> R) -> Option<R> {
     let mut value = take::<T>()?;
     let r = f(&mut value);
-    // Put it back unless `f` stored a new one meanwhile.
+    // Put it back unless `f` stored a new one meanwhile; if it did, the old value is
+    // dropped here, outside the borrow (its destructor may use locals).
     let shared = current_shared()?;
     let me = shared.current_task();
-    let mut locals = me.locals.borrow_mut();
-    let locals = locals.get_or_insert_with(Locals::default);
-    locals
-        .values
-        .entry(TypeId::of::<T>())
-        .or_insert_with(|| Box::new(value));
+    let mut value = Some(value);
+    {
+        let mut locals = me.locals.borrow_mut();
+        let locals = locals.get_or_insert_with(Locals::default);
+        if let std::collections::hash_map::Entry::Vacant(slot) =
+            locals.values.entry(TypeId::of::<T>())
+        {
+            slot.insert(Box::new(value.take().expect("taken once")));
+        }
+    }
+    drop(value);
     Some(r)
 }

@@ -31,7 +31,8 @@ impl Shared {
         *self.longest.borrow_mut() = None;
         *self.interrupted.borrow_mut() = None;
         let hard_total = match (limits.budget, limits.hard, limits.per_slice) {
-            (Budget::Time(d), true, false) => started.map(|t0| t0 + d),
+            // A deadline past the end of time (`Duration::MAX`) is no deadline.
+            (Budget::Time(d), true, false) => started.and_then(|t0| t0.checked_add(d)),
             _ => None,
         };
         self.hard_deadline.set(hard_total);
@@ -150,10 +151,13 @@ impl Shared {
     ) -> Option<PumpExit> {
         task.state.set(TaskletState::Running);
         let starting = !task.started.replace(true);
-        *self.current.borrow_mut() = task.clone();
-        if self.hooks_active.get() {
-            self.hooks_on_switch(&task, starting);
+        // The schedule callback runs on the pump's stack, so main is current meanwhile.
+        if self.hooks_active.get() && !self.hooks_on_switch(&task, starting) {
+            // The callback changed the tasklet's state (killed, removed or rescheduled
+            // it, against the hooks' contract): it is not this slice's to resume.
+            return None;
         }
+        *self.current.borrow_mut() = task.clone();
         self.prefetch_ahead();
         if !timing && !limits.hard {
             // The common case (a frame driver counting resumes, or a plain run): no
@@ -227,9 +231,10 @@ impl Shared {
         if let (Some(t0), Budget::Time(d), true, true) =
             (started_at, limits.budget, limits.per_slice, limits.hard)
         {
-            self.hard_deadline.set(Some(t0 + d));
+            let deadline = t0.checked_add(d);
+            self.hard_deadline.set(deadline);
             if let Some(monitor) = self.running_monitor() {
-                monitor.set_deadline(Some(t0 + d));
+                monitor.set_deadline(deadline);
             }
         }
         let monitor = self.running_monitor();
@@ -466,10 +471,11 @@ impl Drop for StopPump<'_> {
 }
 
 impl Shared {
-    /// Before a slice: the schedule callback.
-    pub(crate) fn hooks_on_switch(self: &Rc<Self>, next: &Rc<Task>, starting: bool) {
+    /// Before a slice: the schedule callback. Returns whether `next` is still to be
+    /// resumed (the callback left it running).
+    pub(crate) fn hooks_on_switch(self: &Rc<Self>, next: &Rc<Task>, starting: bool) -> bool {
         let Some(mut cb) = self.take_hook(|h| h.schedule.take()) else {
-            return;
+            return true;
         };
         let prev = if starting {
             None
@@ -486,6 +492,7 @@ impl Shared {
         if hooks.schedule.is_none() {
             hooks.schedule = Some(cb);
         }
+        next.state.get() == TaskletState::Running
     }
 
     /// A tasklet ended: the schedule callback with no `next`.

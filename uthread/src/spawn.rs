@@ -8,9 +8,9 @@ use std::time::Duration;
 use crate::block::settle_after_switch;
 use crate::block::{block_on, interrupted, pending_interrupt};
 use crate::core::{current_shared, Shared};
-use crate::error::FailureKind;
+use crate::error::{panic_message, FailureKind};
 use crate::error::{SpawnError, Thrown, WaitError};
-use crate::id::{ObjectRef, TaskletExit};
+use crate::id::{ObjectRef, TaskletExit, TaskletId};
 use crate::stack::StackStrategy;
 use crate::state::{Blocked, Wake};
 use crate::sys::fiber::Fiber;
@@ -144,8 +144,15 @@ where
     task.stack_size.set(stack.usable_size());
     stack.set_owner(task.key.id().0, name.as_ref());
     let result = join.clone();
+    let mut unrun = Unrun {
+        f: Some(f),
+        join: join.clone(),
+        tasklet: task.key.id(),
+        name: name.clone(),
+    };
     let body = move || {
         start_check();
+        let f = unrun.f.take().expect("a tasklet's closure runs once");
         let value = f();
         result.state.borrow_mut().result = Some(Ok(value));
     };
@@ -158,6 +165,42 @@ where
         tasklet: Tasklet::from_task(task),
         state: join,
     })
+}
+
+/// Holds a tasklet's closure until it runs. A closure that never runs (the tasklet was
+/// killed or torn down first) is dropped where no panic may pass: by the coroutine
+/// library, which would drop it a second time if unwound through, or during a kill's
+/// unwind. So a panic in its destructor stops here: the join handle reports it as
+/// `Panicked`, and stderr names the tasklet.
+struct Unrun<F, T> {
+    f: Option<F>,
+    join: Rc<JoinState<T>>,
+    tasklet: TaskletId,
+    name: Option<Rc<str>>,
+}
+
+impl<F, T> Drop for Unrun<F, T> {
+    fn drop(&mut self) {
+        let Some(f) = self.f.take() else {
+            return;
+        };
+        let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(f)));
+        if let Err(payload) = dropped {
+            let message = panic_message(&*payload);
+            let who = match self.name.as_deref() {
+                Some(name) => format!("{} '{name}'", self.tasklet),
+                None => self.tasklet.to_string(),
+            };
+            eprintln!(
+                "uthread: tasklet {who} ended without running and its closure panicked \
+                 when dropped: {message}"
+            );
+            let mut st = self.join.state.borrow_mut();
+            if st.result.is_none() {
+                st.result = Some(Err(JoinError::Panicked(message)));
+            }
+        }
+    }
 }
 
 /// First thing a tasklet does: honour a kill or throw that arrived before it started.
@@ -320,7 +363,8 @@ impl<T: 'static> JoinHandle<T> {
     /// # Errors
     ///
     /// [`JoinError::Panicked`], [`JoinError::Killed`] or [`JoinError::Uncaught`] for how
-    /// the tasklet ended; [`JoinError::Wait`] if the wait itself was interrupted.
+    /// the tasklet ended; [`JoinError::Wait`] if the wait itself was interrupted, or
+    /// `Wait(WaitError::Deadlock)` at once when a tasklet joins itself.
     pub fn join(mut self) -> Result<T, JoinError> {
         self.wait(None)
     }
@@ -351,6 +395,10 @@ impl<T: 'static> JoinHandle<T> {
         let shared = current_shared().ok_or(WaitError::NoScheduler)?;
         if let Some(wake) = pending_interrupt(&shared) {
             return Err(interrupted(wake).into());
+        }
+        if self.tasklet.is_current() {
+            // Waiting for its own end: it could never come.
+            return Err(WaitError::Deadlock.into());
         }
         let (wake, slot) = block_on(
             &shared,

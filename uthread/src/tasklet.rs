@@ -142,8 +142,15 @@ impl Tasklet {
     ///
     /// # Errors
     ///
-    /// [`TaskletError::IsMain`] for the main context, [`TaskletError::OtherScheduler`]
-    /// from another scheduler's tasklet.
+    /// [`TaskletError::IsMain`] for the main context. From outside its scheduler (a
+    /// tasklet of another scheduler, or main while another is the thread's current one)
+    /// the kill is carried out all the same, unless its scheduler is running at that
+    /// moment: then [`TaskletError::OtherScheduler`], and it is left runnable with the kill
+    /// pending.
+    ///
+    /// From code its own scheduler runs between slices (a hook, or a destructor of a
+    /// finished tasklet's result or locals) no tasklet can be switched to: there the kill
+    /// returns `Ok` with the kill pending, the tasklet first in the run queue.
     ///
     /// # Examples
     ///
@@ -184,6 +191,12 @@ impl Tasklet {
         }
         self.task.request_kill();
         if Rc::ptr_eq(&shared.current.borrow(), &self.task) {
+            if std::thread::panicking() {
+                // A destructor of its own unwind killed it: it is dying already, and a
+                // second unwind out of a destructor would abort the process. The kill
+                // stays requested in case the unwind is caught.
+                return Ok(());
+            }
             unwind_kill();
         }
         if !self.task.started.get() {
@@ -212,7 +225,9 @@ impl Tasklet {
     ///
     /// # Errors
     ///
-    /// [`TaskletError::Dead`], or [`TaskletError::IsCurrent`] (just return the error).
+    /// [`TaskletError::Dead`], or [`TaskletError::IsCurrent`] (just return the error);
+    /// [`TaskletError::OtherScheduler`] as for [`Tasklet::kill`] (the error is then
+    /// delivered when the target next runs).
     pub fn throw<E>(&self, error: E) -> Result<(), TaskletError>
     where
         E: Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
@@ -262,8 +277,11 @@ impl Tasklet {
             self.task.set_pending(reason);
             shared.enqueue(&self.task, !pending);
         }
-        if pending || !caller_same {
+        if pending {
             return Ok(());
+        }
+        if !caller_same {
+            return Self::run_foreign(shared, &self.task);
         }
         let me = shared.current_task();
         // Right behind the target, which is at the front now.
@@ -271,6 +289,35 @@ impl Tasklet {
         shared.enqueue(&self.task, true);
         let wake = shared.switch_out();
         settle_after_switch(shared, wake);
+        Ok(())
+    }
+
+    /// Runs `target`, already runnable at the front of its queue with a kill or throw
+    /// pending, for a caller outside its scheduler (the main context while another
+    /// scheduler is the thread's current one, or a tasklet of another scheduler): its
+    /// scheduler's main context runs it as a main-context kill would, then takes over
+    /// again. If that scheduler is running now (the caller is inside its pump), it
+    /// cannot be driven from here: the target stays runnable with the delivery pending.
+    ///
+    /// # Errors
+    ///
+    /// [`TaskletError::OtherScheduler`] in that last case.
+    fn run_foreign(
+        shared: &Rc<Shared>,
+        target: &Rc<crate::task::Task>,
+    ) -> Result<(), TaskletError> {
+        if shared.pumping.get() {
+            return Err(TaskletError::OtherScheduler);
+        }
+        crate::sys::switch::outside_fibers(|| {
+            let main = shared.main.clone();
+            shared.enqueue(&main, true);
+            shared.enqueue(target, true);
+            // Main's own wake (a throw into it, say) stays for its next blocking call.
+            if let Wake::Thrown(t) = shared.switch_out_as(&main) {
+                main.set_pending(Wake::Thrown(t));
+            }
+        });
         Ok(())
     }
 

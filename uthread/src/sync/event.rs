@@ -38,19 +38,22 @@ impl<T: Clone + 'static> Inner<T> {
     }
 
     fn set(&self, value: Outcome<T>) {
-        let woken = {
+        // The value it replaces is dropped after the borrow ends: its destructor may
+        // use the event.
+        let (woken, old) = {
             let mut st = self.state.borrow_mut();
             let woken = st.waiters.serve_all(|()| value.clone());
-            st.value = Some(value);
-            woken
+            (woken, st.value.replace(value))
         };
+        drop(old);
         for t in woken {
             t.wake(Wake::Signaled, false);
         }
     }
 
     fn clear(&self) {
-        self.state.borrow_mut().value = None;
+        let old = self.state.borrow_mut().value.take();
+        drop(old);
     }
 
     fn is_set(&self) -> bool {

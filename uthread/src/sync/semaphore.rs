@@ -82,7 +82,8 @@ impl Inner {
                             return Err(SemaphoreError { bound });
                         }
                     }
-                    st.permits += 1;
+                    // Saturates: `usize::MAX` permits is as good as unlimited.
+                    st.permits = st.permits.saturating_add(1);
                     None
                 }
             }
@@ -208,7 +209,7 @@ impl Semaphore {
 
     /// Returns a permit taken without a guard (see [`SemaphorePermit::forget`]).
     pub fn release(&self) {
-        // An unbounded semaphore cannot overflow.
+        // An unbounded semaphore has no bound to exceed (its count saturates).
         let _ = self.inner.release();
     }
 }
