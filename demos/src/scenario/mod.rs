@@ -31,6 +31,10 @@ use values::{
 };
 pub use values::{MAX_NAME, MAX_TITLE};
 
+/// Largest scenario file, in bytes (1 MiB; the shipped ones have about 3 KB). A larger
+/// file, or one that never ends (`/dev/zero`), is refused before it is parsed.
+pub const MAX_FILE_BYTES: usize = 1 << 20;
+
 /// A skirmish: the arena, the ship classes and the two fleets.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -212,15 +216,35 @@ impl Scenario {
     ///
     /// # Errors
     ///
-    /// [`ScenarioError::Read`] if the file cannot be read, [`ScenarioError::NotUtf8`]
+    /// [`ScenarioError::Read`] if the file cannot be read (a directory, a missing
+    /// file), [`ScenarioError::TooLarge`] if it has more than [`MAX_FILE_BYTES`] (only
+    /// that much is read: `/dev/zero` is refused too), [`ScenarioError::NotUtf8`]
     /// (naming the first bad byte) if it is not UTF-8 text, otherwise as
     /// [`Scenario::parse`].
     pub fn load(path: impl AsRef<Path>) -> Result<Scenario, ScenarioError> {
+        use std::io::Read;
+
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| ScenarioError::Read {
+        let read_error = |source| ScenarioError::Read {
             path: path.to_owned(),
             source,
-        })?;
+        };
+        let file = std::fs::File::open(path).map_err(read_error)?;
+        let size = file
+            .metadata()
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| m.len());
+        let mut bytes = Vec::new();
+        file.take(MAX_FILE_BYTES as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(read_error)?;
+        if bytes.len() > MAX_FILE_BYTES {
+            return Err(ScenarioError::TooLarge {
+                path: path.to_owned(),
+                size,
+            });
+        }
         let text = std::str::from_utf8(&bytes)
             .map_err(|e| ScenarioError::not_utf8(path, &bytes, e.valid_up_to()))?;
         Scenario::parse(text, path)

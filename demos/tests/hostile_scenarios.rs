@@ -1,0 +1,126 @@
+//! Hostile scenario files: whatever the file holds (nothing, the wrong thing, a value
+//! out of any sensible range, 50 MB, `/dev/zero`), loading it gives a scenario or an
+//! error that names the file, the place or the field, and what was expected; the limits
+//! are said in the message. `tests/scenario.rs` covers the ordinary mistakes.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use demos::scenario::{Scenario, ScenarioError, MAX_FILE_BYTES};
+
+/// The shipped default battle, as text.
+fn base() -> String {
+    fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/skirmish.ron")).unwrap()
+}
+
+/// `base()` with `from` (which must occur there exactly once) replaced by `to`.
+fn base_with(from: &str, to: &str) -> String {
+    let text = base();
+    assert_eq!(text.matches(from).count(), 1, "{from:?} must occur once");
+    text.replace(from, to)
+}
+
+/// A file in the target's scratch directory, unique to this test process.
+fn scratch(name: &str, contents: &[u8]) -> PathBuf {
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("hostile-{}-{name}", std::process::id()));
+    fs::write(&path, contents).unwrap();
+    path
+}
+
+/// The error `text` gives, as shown to a user (the path is `h.ron`).
+fn refused(text: &str) -> String {
+    match Scenario::parse(text, Path::new("h.ron")) {
+        Ok(s) => panic!("accepted: {s:?}"),
+        Err(e) => {
+            let shown = e.to_string();
+            assert!(shown.starts_with("h.ron"), "{shown}");
+            assert!(shown.lines().count() <= 4, "{shown}");
+            shown
+        }
+    }
+}
+
+#[test]
+fn a_file_larger_than_the_limit_is_refused_before_it_is_parsed() {
+    // 50 MB: a valid scenario followed by comments.
+    let mut big = base().into_bytes();
+    let comment = format!("// {}\n", "x".repeat(97));
+    while big.len() < 50_000_000 {
+        big.extend_from_slice(comment.as_bytes());
+    }
+    let path = scratch("big.ron", &big);
+    let err = Scenario::load(&path).unwrap_err();
+    let shown = err.to_string();
+    assert!(matches!(err, ScenarioError::TooLarge { size: Some(n), .. } if n == big.len() as u64));
+    assert_eq!(
+        shown,
+        format!(
+            "{}: the file has {} bytes; a scenario file has at most 1048576 bytes (1 MiB): \
+             is it the right file?",
+            path.display(),
+            big.len()
+        )
+    );
+    fs::remove_file(path).unwrap();
+    // Exactly at the limit is read (and parsed).
+    let mut full = base().into_bytes();
+    full.resize(MAX_FILE_BYTES, b' ');
+    let path = scratch("full.ron", &full);
+    assert!(Scenario::load(&path).is_ok());
+    fs::remove_file(path).unwrap();
+}
+
+#[test]
+fn a_device_that_never_ends_is_refused_not_read_for_ever() {
+    let err = Scenario::load("/dev/zero").unwrap_err();
+    assert!(matches!(err, ScenarioError::TooLarge { size: None, .. }));
+    assert_eq!(
+        err.to_string(),
+        "/dev/zero: the file goes on past 1048576 bytes; a scenario file has at most \
+         1048576 bytes (1 MiB): is it the right file?"
+    );
+}
+
+#[test]
+fn a_directory_or_a_missing_file_is_a_read_error_naming_it() {
+    let dir = env!("CARGO_TARGET_TMPDIR");
+    let err = Scenario::load(dir).unwrap_err();
+    assert!(matches!(err, ScenarioError::Read { .. }));
+    assert_eq!(
+        err.to_string(),
+        format!("cannot read scenario file {dir}: Is a directory (os error 21)")
+    );
+    let err = Scenario::load("/no/such/dir/x.ron").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot read scenario file /no/such/dir/x.ron: No such file or directory (os error 2)"
+    );
+    // An empty device is an empty file.
+    let err = Scenario::load("/dev/null").unwrap_err();
+    assert!(
+        err.to_string().starts_with(
+            "/dev/null:1:1: expected a structure in (parentheses), found the end of the file"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn empty_or_comment_only_or_wrong_top_level_files_say_what_they_hold() {
+    for (text, found) in [
+        ("", "1:1: expected a structure in (parentheses), found the end of the file"),
+        (
+            "// only a comment\n/* and a block */\n",
+            "3:1: expected a structure in (parentheses), found the end of the file",
+        ),
+        ("  \n\t\n", "3:1: expected a structure in (parentheses), found the end of the file"),
+        ("[1, 2]", "1:1: expected a structure in (parentheses), found a list in [brackets]"),
+        ("42", "1:1: expected a structure in (parentheses), found the number 42"),
+        ("\"x\"", "1:1: expected a structure in (parentheses), found the string \"x\""),
+        ("()", "1:2: the field `name` is missing"),
+    ] {
+        let shown = refused(text);
+        assert!(shown.starts_with(&format!("h.ron:{found}")), "{text:?}: {shown}");
+    }
+}
