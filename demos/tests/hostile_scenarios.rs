@@ -124,3 +124,27 @@ fn empty_or_comment_only_or_wrong_top_level_files_say_what_they_hold() {
         assert!(shown.starts_with(&format!("h.ron:{found}")), "{text:?}: {shown}");
     }
 }
+
+#[test]
+fn a_byte_order_mark_and_windows_line_ends_are_read_as_text() {
+    let plain = Scenario::parse(&base(), Path::new("h.ron")).unwrap();
+    let marked = format!("\u{feff}{}", base());
+    assert_eq!(Scenario::parse(&marked, Path::new("h.ron")).unwrap(), plain);
+    let crlf = base().replace('\n', "\r\n");
+    assert_eq!(Scenario::parse(&crlf, Path::new("h.ron")).unwrap(), plain);
+    // Errors in such files are placed as an editor shows them: the mark takes no column,
+    // and the excerpt carries no carriage return.
+    let bad = format!("\u{feff}{}", base_with("seed: 4,", "seed: x4,")).replace('\n', "\r\n");
+    let shown = refused(&bad);
+    assert!(
+        shown.starts_with("h.ron:6:11: seed: expected a whole number, found the word x4"),
+        "{shown}"
+    );
+    assert!(!shown.contains('\r') && !shown.contains('\u{feff}'), "{shown:?}");
+    let first_line = format!("\u{feff}Scenario(nme: \"x\")");
+    let shown = refused(&first_line);
+    assert!(
+        shown.starts_with("h.ron:1:10: unknown field \"nme\" (did you mean `name`?)"),
+        "{shown}"
+    );
+}

@@ -270,6 +270,9 @@ impl Scenario {
     /// assert!(err.to_string().contains("no ship classes"));
     /// ```
     pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
+        // Editors on Windows may start a UTF-8 file with a byte order mark; RON does not
+        // skip it. Positions are then counted after it, as the editor shows them.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let mut deserializer = ron::Deserializer::from_str(text)
             .map_err(|e| diagnose::parse_error(path, text, e, None))?;
         let scenario: Scenario =
