@@ -148,3 +148,52 @@ fn a_byte_order_mark_and_windows_line_ends_are_read_as_text() {
         "{shown}"
     );
 }
+
+#[test]
+fn ship_counts_beyond_the_limit_are_refused_with_it() {
+    // 10^12 ships in one squadron: refused where it is, never attempted.
+    let shown = refused(&base_with("count: 12", "count: 1000000000000"));
+    assert!(
+        shown.starts_with(
+            "h.ron:69:43: fleets[0].ships[0].count: expected a whole number of at most 200000 \
+             (the most ships a scenario may have), found 1000000000000"
+        ),
+        "{shown}"
+    );
+    for huge in ["4294967296", "99999999999999999999999999"] {
+        let shown = refused(&base_with("count: 12", &format!("count: {huge}")));
+        assert!(shown.contains(&format!("at most 200000")), "{shown}");
+    }
+    // Each count fits, the sum does not: the fleets are named with their totals.
+    let text = base_with("count: 12", "count: 150000").replace("count: 6", "count: 60000");
+    let shown = refused(&text);
+    assert_eq!(
+        shown,
+        "h.ron: fleets: 210022 ships in all (\"Crimson\" 150012, \"Azure\" 60010); a scenario \
+         has at most 200000"
+    );
+    // The limit itself is fine.
+    let text = base_with("count: 12", "count: 199972");
+    let scenario = Scenario::parse(&text, Path::new("h.ron")).unwrap();
+    assert_eq!(scenario.ship_count(), 200_000);
+}
+
+#[test]
+fn frames_beyond_the_limit_are_refused_with_it() {
+    for (frames, says) in [
+        ("0", "expected a whole number of at least 1, found 0"),
+        ("-5", "expected a whole number of at least 1, found -5"),
+        (
+            "4294967295",
+            "expected a whole number of at most 1000000 (the most frames a battle may run), \
+             found 4294967295",
+        ),
+        ("1.5", "expected a whole number from 1 to 1000000, found the floating point number `1.5`"),
+        ("\"many\"", "expected a whole number from 1 to 1000000, found the string \"many\""),
+    ] {
+        let shown = refused(&base_with("frames: 3000", &format!("frames: {frames}")));
+        assert!(shown.starts_with(&format!("h.ron:9:13: frames: {says}")), "{shown}");
+    }
+    let text = base_with("frames: 3000", "frames: 1000000");
+    assert_eq!(Scenario::parse(&text, Path::new("h.ron")).unwrap().frames, 1_000_000);
+}

@@ -106,7 +106,8 @@ fn value_start(text: &str, start: usize, code: &RonError) -> usize {
     let before = &text[..start];
     let inside = match code {
         RonError::InvalidValueForType { .. } => before.ends_with('"'),
-        RonError::IntegerOutOfBounds => before.ends_with(['-', '+']),
+        // Our own checks (`Message`) fail on a number after RON has read its sign.
+        RonError::IntegerOutOfBounds | RonError::Message(_) => before.ends_with(['-', '+']),
         _ => false,
     };
     if inside {

@@ -27,9 +27,10 @@ use serde::Deserialize;
 
 pub use error::{Excerpt, Location, ScenarioError, UnknownClass};
 use values::{
-    at_least_one, class_map, finite, fraction, name, non_negative, positive, time_step, title,
+    class_map, finite, frame_count, fraction, name, non_negative, positive, ship_count,
+    time_step, title,
 };
-pub use values::{MAX_NAME, MAX_TITLE};
+pub use values::{MAX_FRAMES, MAX_NAME, MAX_SHIPS, MAX_TITLE};
 
 /// Largest scenario file, in bytes (1 MiB; the shipped ones have about 3 KB). A larger
 /// file, or one that never ends (`/dev/zero`), is refused before it is parsed.
@@ -49,8 +50,9 @@ pub struct Scenario {
     /// Game seconds per frame (default 0.05: twenty frames per game second).
     #[serde(default = "default_time_step", deserialize_with = "time_step")]
     pub time_step: f64,
-    /// How many frames the battle runs unless `--frames` says otherwise (default 2400).
-    #[serde(default = "default_frames", deserialize_with = "at_least_one")]
+    /// How many frames the battle runs unless `--frames` says otherwise (default 2400, at
+    /// most [`MAX_FRAMES`]).
+    #[serde(default = "default_frames", deserialize_with = "frame_count")]
     pub frames: u32,
     /// The ship classes, by name, in the order the file gives them.
     #[serde(deserialize_with = "class_map")]
@@ -174,8 +176,8 @@ impl Fleet {
 pub struct Squadron {
     /// The name of a class in the scenario's `classes`.
     pub class: String,
-    /// How many (at least 1).
-    #[serde(deserialize_with = "at_least_one")]
+    /// How many (at least 1; all squadrons together at most [`MAX_SHIPS`]).
+    #[serde(deserialize_with = "ship_count")]
     pub count: u32,
 }
 
@@ -310,18 +312,27 @@ impl Scenario {
                 ),
             ));
         }
-        // Counts are checked one by one while parsing; their sums must fit too (the
-        // fuzz corpus found a fleet of 4294967295 + 1 ships overflowing them).
+        // Counts are checked one by one while parsing; their sum must fit too (the fuzz
+        // corpus found a fleet of 4294967295 + 1 ships overflowing it; a battle of
+        // billions of ships ran out of memory setting up).
         let total: u64 = self
             .fleets
             .iter()
             .flat_map(|f| &f.ships)
             .map(|s| u64::from(s.count))
             .sum();
-        if total > u64::from(u32::MAX) {
+        if total > u64::from(MAX_SHIPS) {
+            let per_fleet: Vec<String> = self
+                .fleets
+                .iter()
+                .map(|f| format!("{} {}", quote::quoted(&f.name), f.ship_count()))
+                .collect();
             return Err(invalid(
                 "fleets".into(),
-                format!("{total} ships in all; at most {} fit in a battle", u32::MAX),
+                format!(
+                    "{total} ships in all ({}); a scenario has at most {MAX_SHIPS}",
+                    per_fleet.join(", ")
+                ),
             ));
         }
         let mut names = BTreeSet::new();

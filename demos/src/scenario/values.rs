@@ -46,6 +46,17 @@ fn any_number<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     d.deserialize_any(Number)
 }
 
+/// `value` for a message: as written when short, else in scientific notation
+/// (`1e300`, not three hundred digits).
+pub(crate) fn number(value: f64) -> String {
+    let plain = value.to_string();
+    if plain.len() <= 24 {
+        plain
+    } else {
+        format!("{value:e}")
+    }
+}
+
 /// A finite number.
 pub(super) fn finite<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     let value = any_number(d)?;
@@ -112,56 +123,93 @@ pub(super) fn time_step<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error
     }
 }
 
-/// A whole number from 1 to `u32::MAX`; a fraction, a negative number or anything
-/// that is not a number is named in the error.
-pub(super) fn at_least_one<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
-    struct Count;
+/// Most ships in a scenario, both fleets together (each is a tasklet with a stack of its
+/// own; 200,000 take about 3 GB). `--ships` scales each fleet to at most half of it.
+pub const MAX_SHIPS: u32 = 200_000;
+/// Most frames a battle may run (a scenario's `frames`, `--frames`): 1,000,000 frames are
+/// 14 hours of game time at the default step, and minutes of wall time.
+pub const MAX_FRAMES: u32 = 1_000_000;
 
-    impl Visitor<'_> for Count {
-        type Value = u32;
+/// A squadron's ship count: a whole number from 1 to [`MAX_SHIPS`].
+pub(super) fn ship_count<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    d.deserialize_any(Count {
+        most: MAX_SHIPS,
+        limit: "(the most ships a scenario may have)",
+    })
+}
 
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a whole number of at least 1")
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<u32, E> {
-            match u32::try_from(v) {
-                Ok(0) => Err(E::custom("expected a whole number of at least 1, found 0")),
-                Ok(n) => Ok(n),
-                Err(_) => Err(E::custom(format!(
-                    "expected a whole number of at most {}, found {v}",
-                    u32::MAX
-                ))),
-            }
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<u32, E> {
-            match u64::try_from(v) {
-                Ok(v) => self.visit_u64(v),
-                Err(_) => Err(E::custom(format!(
-                    "expected a whole number of at least 1, found {v}"
-                ))),
-            }
-        }
-        fn visit_u128<E: de::Error>(self, v: u128) -> Result<u32, E> {
-            Err(E::custom(format!(
-                "expected a whole number of at most {}, found {v}",
-                u32::MAX
-            )))
-        }
-        fn visit_i128<E: de::Error>(self, v: i128) -> Result<u32, E> {
-            if v < 1 {
-                Err(E::custom(format!(
-                    "expected a whole number of at least 1, found {v}"
-                )))
-            } else {
-                self.visit_u128(v as u128)
-            }
-        }
-        fn visit_f64<E: de::Error>(self, v: f64) -> Result<u32, E> {
-            Err(E::invalid_type(Unexpected::Float(v), &self))
+/// A scenario's frame count: a whole number from 1 to [`MAX_FRAMES`].
+pub(super) fn frame_count<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    d.deserialize_any(Count {
+        most: MAX_FRAMES,
+        limit: "(the most frames a battle may run)",
+    })
+}
+
+/// A whole number from 1 to `most`; a fraction, a negative number or anything that is
+/// not a number is named in the error, and so is the limit.
+struct Count {
+    most: u32,
+    /// Why `most`, for the message.
+    limit: &'static str,
+}
+
+impl Count {
+    fn too_many<E: de::Error>(&self, found: impl fmt::Display) -> E {
+        E::custom(format!(
+            "expected a whole number of at most {} {}, found {found}",
+            self.most, self.limit
+        ))
+    }
+}
+
+impl Visitor<'_> for Count {
+    type Value = u32;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a whole number from 1 to {}", self.most)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<u32, E> {
+        match u32::try_from(v) {
+            Ok(0) => Err(E::custom("expected a whole number of at least 1, found 0")),
+            Ok(n) if n <= self.most => Ok(n),
+            _ => Err(self.too_many(v)),
         }
     }
-
-    d.deserialize_any(Count)
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<u32, E> {
+        match u64::try_from(v) {
+            Ok(v) => self.visit_u64(v),
+            Err(_) => Err(E::custom(format!(
+                "expected a whole number of at least 1, found {v}"
+            ))),
+        }
+    }
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<u32, E> {
+        Err(self.too_many(v))
+    }
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<u32, E> {
+        if v < 1 {
+            Err(E::custom(format!(
+                "expected a whole number of at least 1, found {v}"
+            )))
+        } else {
+            self.visit_u128(v as u128)
+        }
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<u32, E> {
+        // RON reads a whole number too large for 128 bits as a float.
+        if v.is_finite() && v.fract() == 0.0 && v.abs() > u64::MAX as f64 {
+            return if v < 0.0 {
+                Err(E::custom(format!(
+                    "expected a whole number of at least 1, found {}",
+                    number(v)
+                )))
+            } else {
+                Err(self.too_many(number(v)))
+            };
+        }
+        Err(E::invalid_type(Unexpected::Float(v), &self))
+    }
 }
 
 /// A fleet's or class's name: not blank, at most [`MAX_NAME`] characters.
