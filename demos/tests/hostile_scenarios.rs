@@ -10,7 +10,11 @@ use demos::scenario::{Scenario, ScenarioError, MAX_FILE_BYTES};
 
 /// The shipped default battle, as text.
 fn base() -> String {
-    fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/skirmish.ron")).unwrap()
+    fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../assets/skirmish.ron"
+    ))
+    .unwrap()
 }
 
 /// `base()` with `from` (which must occur there exactly once) replaced by `to`.
@@ -109,19 +113,37 @@ fn a_directory_or_a_missing_file_is_a_read_error_naming_it() {
 #[test]
 fn empty_or_comment_only_or_wrong_top_level_files_say_what_they_hold() {
     for (text, found) in [
-        ("", "1:1: expected a structure in (parentheses), found the end of the file"),
+        (
+            "",
+            "1:1: expected a structure in (parentheses), found the end of the file",
+        ),
         (
             "// only a comment\n/* and a block */\n",
             "3:1: expected a structure in (parentheses), found the end of the file",
         ),
-        ("  \n\t\n", "3:1: expected a structure in (parentheses), found the end of the file"),
-        ("[1, 2]", "1:1: expected a structure in (parentheses), found a list in [brackets]"),
-        ("42", "1:1: expected a structure in (parentheses), found the number 42"),
-        ("\"x\"", "1:1: expected a structure in (parentheses), found the string \"x\""),
+        (
+            "  \n\t\n",
+            "3:1: expected a structure in (parentheses), found the end of the file",
+        ),
+        (
+            "[1, 2]",
+            "1:1: expected a structure in (parentheses), found a list in [brackets]",
+        ),
+        (
+            "42",
+            "1:1: expected a structure in (parentheses), found the number 42",
+        ),
+        (
+            "\"x\"",
+            "1:1: expected a structure in (parentheses), found the string \"x\"",
+        ),
         ("()", "1:2: the field `name` is missing"),
     ] {
         let shown = refused(text);
-        assert!(shown.starts_with(&format!("h.ron:{found}")), "{text:?}: {shown}");
+        assert!(
+            shown.starts_with(&format!("h.ron:{found}")),
+            "{text:?}: {shown}"
+        );
     }
 }
 
@@ -140,7 +162,10 @@ fn a_byte_order_mark_and_windows_line_ends_are_read_as_text() {
         shown.starts_with("h.ron:6:11: seed: expected a whole number, found the word x4"),
         "{shown}"
     );
-    assert!(!shown.contains('\r') && !shown.contains('\u{feff}'), "{shown:?}");
+    assert!(
+        !shown.contains('\r') && !shown.contains('\u{feff}'),
+        "{shown:?}"
+    );
     let first_line = format!("\u{feff}Scenario(nme: \"x\")");
     let shown = refused(&first_line);
     assert!(
@@ -188,12 +213,156 @@ fn frames_beyond_the_limit_are_refused_with_it() {
             "expected a whole number of at most 1000000 (the most frames a battle may run), \
              found 4294967295",
         ),
-        ("1.5", "expected a whole number from 1 to 1000000, found the floating point number `1.5`"),
-        ("\"many\"", "expected a whole number from 1 to 1000000, found the string \"many\""),
+        (
+            "1.5",
+            "expected a whole number from 1 to 1000000, found the floating point number `1.5`",
+        ),
+        (
+            "\"many\"",
+            "expected a whole number from 1 to 1000000, found the string \"many\"",
+        ),
     ] {
         let shown = refused(&base_with("frames: 3000", &format!("frames: {frames}")));
-        assert!(shown.starts_with(&format!("h.ron:9:13: frames: {says}")), "{shown}");
+        assert!(
+            shown.starts_with(&format!("h.ron:9:13: frames: {says}")),
+            "{shown}"
+        );
     }
     let text = base_with("frames: 3000", "frames: 1000000");
-    assert_eq!(Scenario::parse(&text, Path::new("h.ron")).unwrap().frames, 1_000_000);
+    assert_eq!(
+        Scenario::parse(&text, Path::new("h.ron")).unwrap().frames,
+        1_000_000
+    );
+}
+
+#[test]
+fn extreme_numbers_are_quoted_short_in_messages() {
+    let shown = refused(&base_with("speed: 360", "speed: -1e300"));
+    assert!(
+        shown.starts_with(
+            "h.ron:14:20: classes.Frigate.speed: expected a number greater than 0, found -1e300"
+        ),
+        "{shown}"
+    );
+    let shown = refused(&base_with("repair_rate: 10,", "repair_rate: -1e-300,"));
+    assert!(
+        shown.contains("repair_rate: expected a number of at least 0, found -1e-300"),
+        "{shown}"
+    );
+    let text = base_with(
+        "arena: (width: 16000, height: 10000)",
+        "arena: (width: 1e-300, height: 1e300)",
+    );
+    assert_eq!(
+        refused(&text),
+        "h.ron: fleet \"Crimson\": position (3500, 5000) lies outside the arena (0..1e-300, \
+         0..1e300)"
+    );
+}
+
+#[test]
+fn every_numeric_field_refuses_nan_infinity_and_out_of_range_values() {
+    // (the field as written in the default battle, its path, what it accepts)
+    let fields = [
+        ("width: 16000", "arena.width", "greater than 0"),
+        ("time_step: 0.05", "time_step", "greater than 0"),
+        (
+            "hit_points: 400",
+            "classes.Frigate.hit_points",
+            "greater than 0",
+        ),
+        ("speed: 360", "classes.Frigate.speed", "greater than 0"),
+        (
+            "weapon_range: 2000",
+            "classes.Frigate.weapon_range",
+            "greater than 0",
+        ),
+        ("damage: 36", "classes.Frigate.damage", "at least 0"),
+        (
+            "cycle_time: 1.2",
+            "classes.Frigate.cycle_time",
+            "greater than 0",
+        ),
+        ("lock_time: 1.5", "classes.Frigate.lock_time", "at least 0"),
+        (
+            "repair_rate: 10,",
+            "classes.Frigate.repair_rate",
+            "at least 0",
+        ),
+        (
+            "retreat_below: 0.3,\n            align_time: 2.0",
+            "classes.Frigate.retreat_below",
+            "fraction",
+        ),
+        (
+            "align_time: 2.0",
+            "classes.Frigate.align_time",
+            "at least 0",
+        ),
+        ("size: 30", "classes.Frigate.size", "greater than 0"),
+        ("x: 3500", "fleets[0].position.x", "finite"),
+        ("spread: 1500", "fleets[0].spread", "at least 0"),
+    ];
+    for (field, path, accepts) in fields {
+        let (name, rest) = field.split_once(':').unwrap();
+        let rest = rest.split_once('\n').map_or("", |(_, r)| r);
+        for bad in ["NaN", "inf", "-inf", "-1", "-0.5e3"] {
+            if accepts == "finite" && bad.starts_with("-") && bad != "-inf" {
+                continue; // a negative position is outside the arena (tests/scenario.rs)
+            }
+            let replaced = if rest.is_empty() {
+                format!("{name}: {bad}")
+            } else {
+                format!("{name}: {bad},\n{rest}")
+            };
+            let shown = refused(&base_with(field, &replaced));
+            let expected = if ["NaN", "inf", "-inf"].contains(&bad) {
+                "expected a finite number".to_owned()
+            } else {
+                format!("{accepts}")
+            };
+            assert!(
+                shown.contains(&format!("{path}: expected")) && shown.contains(&expected),
+                "{field} = {bad}: {shown}"
+            );
+        }
+        let shown = refused(&base_with(field, &field.replacen(':', ": \"12\" //", 1)));
+        assert!(
+            shown.contains(&format!(
+                "{path}: expected a number, found the string \"12\""
+            )),
+            "{shown}"
+        );
+    }
+    // Zero where only more will do, and numbers past their limit.
+    for (field, bad, says) in [
+        (
+            "speed: 360",
+            "speed: 0",
+            "speed: expected a number greater than 0, found 0",
+        ),
+        (
+            "time_step: 0.05",
+            "time_step: 2",
+            "time_step: expected at most 1 second per frame, found 2",
+        ),
+        (
+            "time_step: 0.05",
+            "time_step: 1e-12",
+            "expected at least 0.000000001 seconds (1 ns) per frame, found 0.000000000001",
+        ),
+        (
+            "spread: 1500,\n            warp_out_below: 0.3",
+            "spread: 1500,\n            warp_out_below: 1",
+            "fleets[0].warp_out_below: expected a fraction from 0 up to (not including) 1, found 1",
+        ),
+        (
+            "x: 3500",
+            "x: 1e400",
+            "fleets[0].position.x: expected a finite number, found inf",
+        ),
+    ] {
+        let shown = refused(&base_with(field, bad));
+        assert!(shown.contains(says), "{bad}: {shown}");
+    }
 }

@@ -26,9 +26,10 @@ use std::path::Path;
 use serde::Deserialize;
 
 pub use error::{Excerpt, Location, ScenarioError, UnknownClass};
+pub(crate) use values::number;
 use values::{
-    class_map, finite, frame_count, fraction, name, non_negative, positive, ship_count,
-    time_step, title,
+    class_map, finite, fraction, frame_count, name, non_negative, positive, ship_count, time_step,
+    title,
 };
 pub use values::{MAX_FRAMES, MAX_NAME, MAX_SHIPS, MAX_TITLE};
 
@@ -352,7 +353,10 @@ impl Scenario {
                     entry,
                     format!(
                         "position ({}, {}) lies outside the arena (0..{}, 0..{})",
-                        fleet.position.x, fleet.position.y, self.arena.width, self.arena.height
+                        number(fleet.position.x),
+                        number(fleet.position.y),
+                        number(self.arena.width),
+                        number(self.arena.height)
                     ),
                 ));
             }

@@ -64,7 +64,8 @@ pub(super) fn finite<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
         Ok(value)
     } else {
         Err(de::Error::custom(format!(
-            "expected a finite number, found {value}"
+            "expected a finite number, found {}",
+            number(value)
         )))
     }
 }
@@ -76,7 +77,8 @@ pub(super) fn positive<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error>
         Ok(value)
     } else {
         Err(de::Error::custom(format!(
-            "expected a number greater than 0, found {value}"
+            "expected a number greater than 0, found {}",
+            number(value)
         )))
     }
 }
@@ -88,7 +90,8 @@ pub(super) fn non_negative<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Er
         Ok(value)
     } else {
         Err(de::Error::custom(format!(
-            "expected a number of at least 0, found {value}"
+            "expected a number of at least 0, found {}",
+            number(value)
         )))
     }
 }
@@ -100,7 +103,8 @@ pub(super) fn fraction<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error>
         Ok(value)
     } else {
         Err(de::Error::custom(format!(
-            "expected a fraction from 0 up to (not including) 1, found {value}"
+            "expected a fraction from 0 up to (not including) 1, found {}",
+            number(value)
         )))
     }
 }
@@ -112,13 +116,15 @@ pub(super) fn time_step<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error
     // (found by the fuzz test; the battle hung).
     if value < 1e-9 {
         Err(de::Error::custom(format!(
-            "expected at least 0.000000001 seconds (1 ns) per frame, found {value}"
+            "expected at least 0.000000001 seconds (1 ns) per frame, found {}",
+            number(value)
         )))
     } else if value <= 1.0 {
         Ok(value)
     } else {
         Err(de::Error::custom(format!(
-            "expected at most 1 second per frame, found {value}"
+            "expected at most 1 second per frame, found {}",
+            number(value)
         )))
     }
 }
