@@ -159,7 +159,10 @@ fn a_byte_order_mark_and_windows_line_ends_are_read_as_text() {
     let bad = format!("\u{feff}{}", base_with("seed: 4,", "seed: x4,")).replace('\n', "\r\n");
     let shown = refused(&bad);
     assert!(
-        shown.starts_with("h.ron:6:11: seed: expected a whole number, found the word x4"),
+        shown.starts_with(
+            "h.ron:6:11: seed: expected a whole number from 0 to 18446744073709551615, found the \
+             word x4"
+        ),
         "{shown}"
     );
     assert!(
@@ -364,5 +367,25 @@ fn every_numeric_field_refuses_nan_infinity_and_out_of_range_values() {
     ] {
         let shown = refused(&base_with(field, bad));
         assert!(shown.contains(says), "{bad}: {shown}");
+    }
+}
+
+#[test]
+fn a_seed_must_be_a_whole_number_that_fits() {
+    let max = "18446744073709551615";
+    for (bad, says) in [
+        ("4.5", "seed: expected a whole number from 0 to 18446744073709551615, found the floating point number `4.5`".to_owned()),
+        ("-1", format!("seed: expected a whole number from 0 to {max}, found -1")),
+        ("18446744073709551616", format!("seed: expected a whole number from 0 to {max}, found 1.8446744073709552e19")),
+        ("1e30", format!("seed: expected a whole number from 0 to {max}, found 1e30")),
+        ("\"4\"", format!("seed: expected a whole number from 0 to {max}, found the string \"4\"")),
+        ("Some(4)", format!("seed: expected a whole number from 0 to {max}, found an optional value")),
+    ] {
+        let shown = refused(&base_with("seed: 4", &format!("seed: {bad}")));
+        assert!(shown.starts_with(&format!("h.ron:6:11: {says}")), "{bad}: {shown}");
+    }
+    for good in ["0", max, "0x10"] {
+        let text = base_with("seed: 4", &format!("seed: {good}"));
+        assert!(Scenario::parse(&text, Path::new("h.ron")).is_ok(), "{good}");
     }
 }

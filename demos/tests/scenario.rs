@@ -222,7 +222,7 @@ fn a_wrong_type_names_the_field_and_what_was_found() {
         (
             "seed: 5,",
             "seed: \"five\",",
-            "seed: expected a whole number, found the string \"five\"",
+            "seed: expected a whole number from 0 to 18446744073709551615, found the string \"five\"",
         ),
         (
             "name: \"Red\",",

@@ -113,6 +113,14 @@ fn value_start(text: &str, start: usize, code: &RonError) -> usize {
     if inside {
         return start - 1;
     }
+    // `Some(4)` where a number goes: RON stops inside it, after `Some(`.
+    if matches!(code, RonError::InvalidValueForType { found, .. } if found == "an optional value") {
+        if let Some(some) = before.trim_end().strip_suffix('(') {
+            if let Some(word) = some.trim_end().strip_suffix("Some") {
+                return word.len();
+            }
+        }
+    }
     if matches!(code, RonError::InvalidValueForType { found, .. } if found == "a unit value") {
         let word = before.len()
             - before

@@ -28,8 +28,8 @@ use serde::Deserialize;
 pub use error::{Excerpt, Location, ScenarioError, UnknownClass};
 pub(crate) use values::number;
 use values::{
-    class_map, finite, fraction, frame_count, name, non_negative, positive, ship_count, time_step,
-    title,
+    class_map, finite, fraction, frame_count, name, non_negative, positive, seed, ship_count,
+    time_step, title,
 };
 pub use values::{MAX_FRAMES, MAX_NAME, MAX_SHIPS, MAX_TITLE};
 
@@ -45,6 +45,7 @@ pub struct Scenario {
     #[serde(deserialize_with = "title")]
     pub name: String,
     /// Seed of every random choice in the battle (the `--seed` flag overrides it).
+    #[serde(deserialize_with = "seed")]
     pub seed: u64,
     /// The battlefield.
     pub arena: Arena,

@@ -136,6 +136,52 @@ pub const MAX_SHIPS: u32 = 200_000;
 /// 14 hours of game time at the default step, and minutes of wall time.
 pub const MAX_FRAMES: u32 = 1_000_000;
 
+/// A seed: a whole number from 0 to `u64::MAX`. Read through `deserialize_any`, so
+/// `4.5` is named as a fraction rather than read as 4 followed by a stray `.5`.
+pub(super) fn seed<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    struct Seed;
+
+    impl Seed {
+        fn out_of_range<E: de::Error>(found: impl fmt::Display) -> E {
+            E::custom(format!(
+                "expected a whole number from 0 to {}, found {found}",
+                u64::MAX
+            ))
+        }
+    }
+
+    impl Visitor<'_> for Seed {
+        type Value = u64;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "a whole number from 0 to {}", u64::MAX)
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
+            Ok(v)
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
+            u64::try_from(v).map_err(|_| Seed::out_of_range(v))
+        }
+        fn visit_u128<E: de::Error>(self, v: u128) -> Result<u64, E> {
+            u64::try_from(v).map_err(|_| Seed::out_of_range(v))
+        }
+        fn visit_i128<E: de::Error>(self, v: i128) -> Result<u64, E> {
+            u64::try_from(v).map_err(|_| Seed::out_of_range(v))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<u64, E> {
+            // RON reads a whole number too large for 64 bits as a float: say so in
+            // scientific notation, since its last digits are lost.
+            if v.is_finite() && v.fract() == 0.0 {
+                Err(Seed::out_of_range(format!("{v:e}")))
+            } else {
+                Err(E::invalid_type(Unexpected::Float(v), &self))
+            }
+        }
+    }
+
+    d.deserialize_any(Seed)
+}
+
 /// A squadron's ship count: a whole number from 1 to [`MAX_SHIPS`].
 pub(super) fn ship_count<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     d.deserialize_any(Count {
@@ -203,15 +249,15 @@ impl Visitor<'_> for Count {
         }
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<u32, E> {
-        // RON reads a whole number too large for 128 bits as a float.
+        // RON reads a whole number too large for 64 bits as a float (in scientific
+        // notation in the message: its last digits are lost).
         if v.is_finite() && v.fract() == 0.0 && v.abs() > u64::MAX as f64 {
             return if v < 0.0 {
                 Err(E::custom(format!(
-                    "expected a whole number of at least 1, found {}",
-                    number(v)
+                    "expected a whole number of at least 1, found {v:e}"
                 )))
             } else {
-                Err(self.too_many(number(v)))
+                Err(self.too_many(format!("{v:e}")))
             };
         }
         Err(E::invalid_type(Unexpected::Float(v), &self))
