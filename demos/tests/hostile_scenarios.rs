@@ -169,8 +169,8 @@ fn a_byte_order_mark_and_windows_line_ends_are_read_as_text() {
         !shown.contains('\r') && !shown.contains('\u{feff}'),
         "{shown:?}"
     );
-    let first_line = format!("\u{feff}Scenario(nme: \"x\")");
-    let shown = refused(&first_line);
+    let first_line = "\u{feff}Scenario(nme: \"x\")";
+    let shown = refused(first_line);
     assert!(
         shown.starts_with("h.ron:1:10: unknown field \"nme\" (did you mean `name`?)"),
         "{shown}"
@@ -190,7 +190,7 @@ fn ship_counts_beyond_the_limit_are_refused_with_it() {
     );
     for huge in ["4294967296", "99999999999999999999999999"] {
         let shown = refused(&base_with("count: 12", &format!("count: {huge}")));
-        assert!(shown.contains(&format!("at most 200000")), "{shown}");
+        assert!(shown.contains("at most 200000"), "{shown}");
     }
     // Each count fits, the sum does not: the fleets are named with their totals.
     let text = base_with("count: 12", "count: 150000").replace("count: 6", "count: 60000");
@@ -322,7 +322,7 @@ fn every_numeric_field_refuses_nan_infinity_and_out_of_range_values() {
             let expected = if ["NaN", "inf", "-inf"].contains(&bad) {
                 "expected a finite number".to_owned()
             } else {
-                format!("{accepts}")
+                accepts.to_owned()
             };
             assert!(
                 shown.contains(&format!("{path}: expected")) && shown.contains(&expected),
