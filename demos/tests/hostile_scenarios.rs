@@ -389,3 +389,30 @@ fn a_seed_must_be_a_whole_number_that_fits() {
         assert!(Scenario::parse(&text, Path::new("h.ron")).is_ok(), "{good}");
     }
 }
+
+#[test]
+fn names_with_control_characters_are_refused() {
+    let shown = refused(&base_with("\"Crimson\"", "\"Crim\\u{1b}[2Json\""));
+    // (The column is where RON stops, after the string; the excerpt shows the line.)
+    assert!(shown.starts_with("h.ron:64:"), "{shown}");
+    assert!(
+        shown.contains(
+            "fleets[0].name: a name cannot hold control characters, this one has '\\u{1b}': \
+             \"Crim\\u{1b}[2Json\""
+        ),
+        "{shown}"
+    );
+    let shown = refused(&base_with("\"Border skirmish\"", "\"Border\\nskirmish\""));
+    assert!(
+        shown.contains("name: a name cannot hold control characters, this one has '\\n'"),
+        "{shown}"
+    );
+    let shown = refused(&base_with("\"Frigate\": (", "\"Fri\\u{0}gate\": ("));
+    assert!(
+        shown.contains("a ship class's name: a name cannot hold control characters"),
+        "{shown}"
+    );
+    // Letters of any script, emoji and right-to-left text are names.
+    let text = base_with("\"Crimson\"", "\"東 West 🚀 עברית\"");
+    assert!(Scenario::parse(&text, Path::new("h.ron")).is_ok());
+}

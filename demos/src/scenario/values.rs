@@ -274,6 +274,7 @@ pub(super) fn name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> 
 /// The scenario's title: at most [`MAX_TITLE`] characters.
 pub(super) fn title<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     let title = String::deserialize(d)?;
+    no_control(&title).map_err(de::Error::custom)?;
     let length = title.chars().count();
     if length > MAX_TITLE {
         return Err(de::Error::custom(format!(
@@ -288,6 +289,7 @@ fn check_name(name: &str, most: usize) -> Result<(), String> {
     if name.trim().is_empty() {
         return Err("expected a name, found an empty one".to_owned());
     }
+    no_control(name)?;
     let length = name.chars().count();
     if length > most {
         return Err(format!(
@@ -296,6 +298,18 @@ fn check_name(name: &str, most: usize) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Names are printed to terminals and drawn in the GIF: a control character (an escape
+/// sequence, a NUL, a line break) would garble or drive the terminal.
+fn no_control(name: &str) -> Result<(), String> {
+    match name.chars().find(|c| c.is_control()) {
+        Some(c) => Err(format!(
+            "a name cannot hold control characters, this one has {c:?}: {}",
+            quoted(name)
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Reads `{ "Name": (...), ... }` into classes in file order, refusing a name given twice.
