@@ -15,7 +15,7 @@ pub struct BudgetArgs {
     /// Wall time each frame's tasklet phase may take, milliseconds; tasklets left over
     /// run first next frame.
     #[arg(long, default_value_t = 4.0, conflicts_with = "budget_resumes",
-          value_parser = positive_number)]
+          value_parser = budget_ms)]
     pub budget_ms: f64,
     /// Resumes each frame may make instead of a time budget: deterministic (same
     /// inputs, seed and budget, same world hash).
@@ -159,6 +159,24 @@ pub fn positive_number(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
         Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
         _ => Err(format!("expected a number above 0, found {text:?}")),
+    }
+}
+
+/// Longest `--budget-ms`: a minute per frame.
+pub const MAX_BUDGET_MS: f64 = 60_000.0;
+
+/// A clap value parser for `--budget-ms`: milliseconds above 0, at most
+/// [`MAX_BUDGET_MS`] (1e308 overflowed a `Duration` and panicked).
+///
+/// # Errors
+///
+/// A message for clap when `text` is not such a number.
+pub fn budget_ms(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 && x <= MAX_BUDGET_MS => Ok(x),
+        _ => Err(format!(
+            "expected milliseconds above 0 and at most {MAX_BUDGET_MS}, found {text:?}"
+        )),
     }
 }
 

@@ -160,6 +160,9 @@ pub fn fleet_colour(fleet: usize) -> [u8; 3] {
     PALETTE[usize::from(colour::FLEET.get(fleet).copied().unwrap_or(colour::NEUTRAL))]
 }
 
+/// Largest ship mark, in pixels (explosions up to four times this).
+const MAX_MARK_PX: f64 = 64.0;
+
 /// Why a GIF could not be written.
 #[derive(Debug)]
 pub enum RenderError {
@@ -179,8 +182,9 @@ impl fmt::Display for RenderError {
         match self {
             RenderError::Size { width, height } => write!(
                 f,
-                "cannot draw the arena {width} pixels wide: it would be {height:.0} pixels tall \
-                 (a GIF takes 1 to 65535)"
+                "cannot draw the arena {width} pixels wide: it would be {} pixels tall \
+                 (a GIF takes 1 to 65535)",
+                crate::scenario::number(height.round())
             ),
             RenderError::Encoding(e) => write!(f, "cannot write the GIF: {e}"),
         }
@@ -382,7 +386,8 @@ impl<W: Write> GifRenderer<W> {
         }
         for boom in &snapshot.explosions {
             let centre = self.to_px(boom.position);
-            let r = (boom.radius * self.scale).max(1.0);
+            // Capped: an explosion bigger than the picture would fill it every frame.
+            let r = (boom.radius * self.scale).clamp(1.0, MAX_MARK_PX * 4.0);
             let (ring, core) = match boom.age {
                 a if a < 0.35 => (colour::FIRE_WARM, Some(colour::FIRE_HOT)),
                 a if a < 0.7 => (colour::FIRE_WARM, Some(colour::FIRE_COOL)),
@@ -457,7 +462,8 @@ impl<W: Write> GifRenderer<W> {
     /// An arrowhead pointing along the heading, at least a few pixels long.
     fn draw_ship(&mut self, ship: &ShipMark) {
         let centre = self.to_px(ship.position);
-        let r = 2.5 + ship.size * self.scale * 1.2;
+        // Capped: a hull of 1e308 m would fill the picture for every ship in every frame.
+        let r = (2.5 + ship.size * self.scale * 1.2).min(MAX_MARK_PX);
         // Screen y points down, so the heading's y component flips.
         let (dx, dy) = (ship.heading.cos(), -ship.heading.sin());
         let (px, py) = (-dy, dx);

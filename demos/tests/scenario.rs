@@ -211,18 +211,18 @@ fn a_wrong_type_names_the_field_and_what_was_found() {
         (
             "(class: \"Cruiser\", count: 3)",
             "(class: \"Cruiser\", count: 2.5)",
-            "fleets[1].ships[0].count: expected a whole number of at least 1, found the \
+            "fleets[1].ships[0].count: expected a whole number from 1 to 200000, found the \
              floating point number `2.5`",
         ),
         (
             "(class: \"Cruiser\", count: 3)",
             "(class: \"Cruiser\", count: \"three\")",
-            "count: expected a whole number of at least 1, found the string \"three\"",
+            "count: expected a whole number from 1 to 200000, found the string \"three\"",
         ),
         (
             "seed: 5,",
             "seed: \"five\",",
-            "seed: expected a whole number, found the string \"five\"",
+            "seed: expected a whole number from 0 to 18446744073709551615, found the string \"five\"",
         ),
         (
             "name: \"Red\",",

@@ -28,7 +28,22 @@ struct Options {
     json: bool,
 }
 
-fn parse() -> Result<Options, String> {
+/// `patrol --help`.
+const USAGE: &str =
+    "usage: patrol [--frames N] [--guards N] [--budget-resumes N | --budget-ms N] [--json]
+  --frames N          frames to run, 1 to 1000000 (default 600)
+  --guards N          guards on patrol, 0 to 10000 (default 8)
+  --budget-resumes N  resumes a frame, 1 to 18446744073709551615
+  --budget-ms N       milliseconds a frame, 1 to 60000 (default 4)
+  --json              print one line of JSON";
+
+/// Why the command line was not run: `--help` (printed, exit 0) or a usage error.
+enum Stop {
+    Help,
+    Usage(String),
+}
+
+fn parse() -> Result<Options, Stop> {
     let mut options = Options {
         frames: 600,
         guards: 8,
@@ -37,24 +52,37 @@ fn parse() -> Result<Options, String> {
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        let mut value = |name: &str| -> Result<u64, String> {
-            let text = args.next().ok_or(format!("{name} needs a number"))?;
-            text.parse()
-                .map_err(|_| format!("{name}: '{text}' is not a whole number"))
+        // A whole number from `low` to `high`: anything else is a usage error (0 frames
+        // was quietly run as 1; 4 billion guards ran out of memory; 2^64 frames ran
+        // for ever).
+        let mut value = |name: &str, low: u64, high: u64| -> Result<u64, Stop> {
+            let text = args
+                .next()
+                .ok_or_else(|| Stop::Usage(format!("{name} needs a number")))?;
+            match text.parse::<u64>() {
+                Ok(n) if (low..=high).contains(&n) => Ok(n),
+                _ => Err(Stop::Usage(format!(
+                    "{name}: expected a whole number from {low} to {high}, found '{text}'"
+                ))),
+            }
         };
         match arg.as_str() {
-            "--frames" => options.frames = value("--frames")?.max(1),
-            "--guards" => {
-                let guards = value("--guards")?;
-                options.guards = u32::try_from(guards).map_err(|_| "--guards: too many".to_owned())?;
+            "--frames" => options.frames = value("--frames", 1, 1_000_000)?,
+            "--guards" => options.guards = value("--guards", 0, 10_000)? as u32,
+            "--budget-resumes" => {
+                options.budget = Budget::Resumes(value("--budget-resumes", 1, u64::MAX)?)
             }
-            "--budget-resumes" => options.budget = Budget::Resumes(value("--budget-resumes")?.max(1)),
-            "--budget-ms" => options.budget = Budget::Time(Duration::from_millis(value("--budget-ms")?)),
+            "--budget-ms" => {
+                options.budget =
+                    Budget::Time(Duration::from_millis(value("--budget-ms", 1, 60_000)?))
+            }
             "--json" => options.json = true,
-            "--help" | "-h" => {
-                return Err("usage: patrol [--frames N] [--guards N] [--budget-resumes N | --budget-ms N] [--json]".to_owned())
+            "--help" | "-h" => return Err(Stop::Help),
+            other => {
+                return Err(Stop::Usage(format!(
+                    "unknown argument '{other}' (try --help)"
+                )))
             }
-            other => return Err(format!("unknown argument '{other}' (try --help)")),
         }
     }
     Ok(options)
@@ -111,8 +139,12 @@ fn record(world: &mut World) {
 fn main() -> ExitCode {
     let options = match parse() {
         Ok(options) => options,
-        Err(message) => {
-            eprintln!("patrol: {message}");
+        Err(Stop::Help) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(Stop::Usage(message)) => {
+            eprintln!("patrol: {message}\n{USAGE}");
             return ExitCode::from(2);
         }
     };

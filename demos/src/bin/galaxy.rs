@@ -20,7 +20,7 @@ use clap::Parser;
 use demos::cli::{self, BudgetArgs};
 use demos::galaxy::{Galaxy, GalaxyConfig, GalaxySummary, Pictures};
 use demos::render::{GifRenderer, RenderOptions};
-use demos::scenario::Scenario;
+use demos::scenario::{Scenario, MAX_FRAMES, MAX_SHIPS};
 use engine::shard::Update;
 
 /// Solar systems linked by stargates, one frame driver per system, spread over threads.
@@ -37,8 +37,9 @@ struct Args {
     /// Threads that run the systems (default: the machine's cores).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=64))]
     threads: Option<u32>,
-    /// Frames to run.
-    #[arg(long, default_value_t = 1200, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Frames to run (at most 1,000,000).
+    #[arg(long, default_value_t = 1200,
+          value_parser = clap::value_parser!(u64).range(1..=u64::from(MAX_FRAMES)))]
     frames: u64,
     /// Seed of the galaxy (default: the scenario's).
     #[arg(long)]
@@ -70,6 +71,15 @@ const BAD_SCENARIO: u8 = 2;
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    let ships = u64::from(args.systems) * u64::from(args.ships);
+    if ships > u64::from(MAX_SHIPS) {
+        eprintln!(
+            "galaxy: --systems {} times --ships {} is {ships} ships; a galaxy has at most \
+             {MAX_SHIPS} (each is a tasklet with a stack of its own)",
+            args.systems, args.ships
+        );
+        return ExitCode::from(BAD_SCENARIO);
+    }
     let scenario = match Scenario::load(&args.scenario) {
         Ok(s) => s,
         Err(e) => {

@@ -27,11 +27,12 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Debug, Parser)]
 #[command(version, long_about = None)]
 struct Args {
-    /// Players in the circle, each a tasklet with its own channel.
-    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(2..))]
+    /// Players in the circle, each a tasklet with its own channel (at most 2,000,000:
+    /// 10^12 aborted allocating their list).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(2..=2_000_000))]
     players: u64,
-    /// Kicks before everyone goes home.
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Kicks before everyone goes home (at most 100,000,000).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     turns: u64,
     /// Seed of the random choice of who gets the sack.
     #[arg(long, default_value_t = 1)]

@@ -29,7 +29,7 @@ use demos::cli::{self, stack_name, BudgetArgs, ScenarioArgs, Stacks};
 use demos::measure::percentile;
 use demos::progress::{Bars, Progress};
 use demos::render::{GifRenderer, RenderOptions};
-use demos::scenario::Scenario;
+use demos::scenario::{Scenario, MAX_FRAMES, MAX_SHIPS};
 use demos::skirmish::soak::{self, SoakOptions, SoakReport};
 use demos::skirmish::{Battle, Picture, Skirmish, INJECTED_FAULT};
 
@@ -40,15 +40,16 @@ use demos::skirmish::{Battle, Picture, Skirmish, INJECTED_FAULT};
 struct Args {
     #[command(flatten)]
     scenario: ScenarioArgs,
-    /// Most frames to run (default: the scenario's); the battle also ends two game
-    /// seconds after one side is gone.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Most frames to run (default: the scenario's; at most 1,000,000); the battle also
+    /// ends two game seconds after one side is gone.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_FRAMES)))]
     frames: Option<u32>,
     /// Seed of the battle (default: the scenario's).
     #[arg(long)]
     seed: Option<u64>,
-    /// Scale both fleets to this many ships each, keeping their mix of classes.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Scale both fleets to this many ships each, keeping their mix of classes (at most
+    /// 100,000).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_SHIPS / 2)))]
     ships: Option<u32>,
     #[command(flatten)]
     budget: BudgetArgs,
@@ -73,9 +74,9 @@ struct Args {
     /// ui.perfetto.dev).
     #[arg(long, value_name = "OUT.json")]
     trace: Option<PathBuf>,
-    /// How many frames the trace covers.
-    #[arg(long, default_value_t = 300)]
-    trace_frames: usize,
+    /// How many frames the trace covers (at most 10,000).
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    trace_frames: u64,
     /// Fault injection: every ship script panics at each of its fault points with this
     /// probability (0 to 1; drawn from the battle's seed, so a replay panics at the same
     /// points). Each panic is reported with its entity and tasklet; the ship is
@@ -87,7 +88,7 @@ struct Args {
     /// to its starting strength every 100 frames), sampling resident memory and the
     /// stack pool; fail if they still grow after warm-up (see RELIABILITY.md).
     #[arg(long, value_name = "FRAMES", conflicts_with_all = ["frames", "render"],
-          value_parser = clap::value_parser!(u32).range(8..))]
+          value_parser = clap::value_parser!(u32).range(8..=i64::from(MAX_FRAMES)))]
     soak: Option<u32>,
 }
 
@@ -150,7 +151,7 @@ fn run(args: &Args, mut scenario: Scenario) -> Result<(), String> {
         );
     }
     if args.trace.is_some() {
-        skirmish.driver.record_trace(args.trace_frames);
+        skirmish.driver.record_trace(args.trace_frames as usize);
     }
 
     // The GIF shows about one frame in `every`, at four times game speed.

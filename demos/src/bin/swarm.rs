@@ -32,11 +32,12 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Debug, Parser)]
 #[command(version, long_about = None)]
 struct Args {
-    /// Animals on the field (entities, each with a tasklet).
-    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=50_000_000))]
+    /// Animals on the field (entities, each with a tasklet; at most 2,000,000, about
+    /// 6 GB: 50,000,000 ran out of memory).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=2_000_000))]
     entities: u64,
-    /// Frames to run, at 60 frames per game second.
-    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Frames to run, at 60 frames per game second (at most 1,000,000).
+    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     frames: u32,
     /// Seed of the placement and of every animal's choices.
     #[arg(long, default_value_t = 1)]

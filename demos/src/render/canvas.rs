@@ -142,6 +142,18 @@ impl Canvas {
 
     /// A circle outline of radius `r` pixels (midpoint algorithm).
     pub(crate) fn circle(&mut self, centre: (f64, f64), r: f64, colour: u8) {
+        // A circle that misses the canvas (wholly outside it, or around it) draws nothing;
+        // a huge one would otherwise take a step per pixel of its radius (a hang).
+        let (w, h) = (self.width as f64, self.height as f64);
+        let near_x = centre.0.clamp(0.0, w) - centre.0;
+        let near_y = centre.1.clamp(0.0, h) - centre.1;
+        let far_x = (centre.0 - w / 2.0).abs() + w / 2.0;
+        let far_y = (centre.1 - h / 2.0).abs() + h / 2.0;
+        if !(r.is_finite() && r + 1.0 >= near_x.hypot(near_y) && r - 1.0 <= far_x.hypot(far_y))
+            || r > 1e6
+        {
+            return;
+        }
         let (cx, cy) = (centre.0.round() as i64, centre.1.round() as i64);
         let r = r.round() as i64;
         if r <= 0 {
@@ -176,8 +188,16 @@ impl Canvas {
     pub(crate) fn disc(&mut self, centre: (f64, f64), r: f64, colour: u8) {
         let (cx, cy) = centre;
         let r2 = r * r;
-        let (y0, y1) = ((cy - r).floor() as i64, (cy + r).ceil() as i64);
-        let (x0, x1) = ((cx - r).floor() as i64, (cx + r).ceil() as i64);
+        // Clipped to the canvas: a huge disc costs the canvas, not its radius.
+        let (w, h) = (self.width as i64, self.height as i64);
+        let (y0, y1) = (
+            ((cy - r).floor() as i64).max(0),
+            ((cy + r).ceil() as i64).min(h - 1),
+        );
+        let (x0, x1) = (
+            ((cx - r).floor() as i64).max(0),
+            ((cx + r).ceil() as i64).min(w - 1),
+        );
         for y in y0..=y1 {
             for x in x0..=x1 {
                 let (dx, dy) = (x as f64 + 0.5 - cx, y as f64 + 0.5 - cy);
@@ -236,6 +256,19 @@ mod tests {
             let n = count(&c, 5);
             assert!((40..=60).contains(&n), "{n} pixels for an area of 50");
         }
+    }
+
+    #[test]
+    fn huge_circles_and_discs_are_clipped_cheaply() {
+        let mut c = Canvas::new(10, 10);
+        c.disc((5.0, 5.0), 1e300, 1);
+        assert_eq!(count(&c, 1), 100);
+        c.circle((5.0, 5.0), 1e300, 2);
+        c.circle((1e300, 5.0), 3.0, 2);
+        c.circle((5.0, 5.0), f64::INFINITY, 2);
+        assert_eq!(count(&c, 2), 0);
+        c.disc((-1e300, 1e300), 4.0, 3);
+        assert_eq!(count(&c, 3), 0);
     }
 
     #[test]

@@ -106,11 +106,20 @@ fn value_start(text: &str, start: usize, code: &RonError) -> usize {
     let before = &text[..start];
     let inside = match code {
         RonError::InvalidValueForType { .. } => before.ends_with('"'),
-        RonError::IntegerOutOfBounds => before.ends_with(['-', '+']),
+        // Our own checks (`Message`) fail on a number after RON has read its sign.
+        RonError::IntegerOutOfBounds | RonError::Message(_) => before.ends_with(['-', '+']),
         _ => false,
     };
     if inside {
         return start - 1;
+    }
+    // `Some(4)` where a number goes: RON stops inside it, after `Some(`.
+    if matches!(code, RonError::InvalidValueForType { found, .. } if found == "an optional value") {
+        if let Some(some) = before.trim_end().strip_suffix('(') {
+            if let Some(word) = some.trim_end().strip_suffix("Some") {
+                return word.len();
+            }
+        }
     }
     if matches!(code, RonError::InvalidValueForType { found, .. } if found == "a unit value") {
         let word = before.len()

@@ -125,6 +125,14 @@ pub enum ScenarioError {
         /// Why.
         source: io::Error,
     },
+    /// The file is larger than [`MAX_FILE_BYTES`](super::MAX_FILE_BYTES) (or, like
+    /// `/dev/zero`, never ends): it is refused before it is parsed.
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size in bytes, when the system knows it (a regular file).
+        size: Option<u64>,
+    },
     /// The file is not UTF-8 text.
     NotUtf8 {
         /// The file.
@@ -189,6 +197,7 @@ impl ScenarioError {
     pub fn path(&self) -> &Path {
         match self {
             ScenarioError::Read { path, .. }
+            | ScenarioError::TooLarge { path, .. }
             | ScenarioError::NotUtf8 { path, .. }
             | ScenarioError::Parse { path, .. }
             | ScenarioError::Invalid { path, .. } => path,
@@ -203,7 +212,9 @@ impl ScenarioError {
                 Some(*location)
             }
             ScenarioError::UnknownClass(unknown) => unknown.location,
-            ScenarioError::Read { .. } | ScenarioError::Invalid { .. } => None,
+            ScenarioError::Read { .. }
+            | ScenarioError::TooLarge { .. }
+            | ScenarioError::Invalid { .. } => None,
         }
     }
 
@@ -245,6 +256,17 @@ impl fmt::Display for ScenarioError {
         match self {
             ScenarioError::Read { source, .. } => {
                 write!(f, "cannot read scenario file {path}: {source}")
+            }
+            ScenarioError::TooLarge { size, .. } => {
+                let limit = super::MAX_FILE_BYTES;
+                match size {
+                    Some(size) => write!(f, "{path}: the file has {size} bytes")?,
+                    None => write!(f, "{path}: the file goes on past {limit} bytes")?,
+                }
+                write!(
+                    f,
+                    "; a scenario file has at most {limit} bytes (1 MiB): is it the right file?"
+                )
             }
             ScenarioError::NotUtf8 {
                 offset,

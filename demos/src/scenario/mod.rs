@@ -26,10 +26,16 @@ use std::path::Path;
 use serde::Deserialize;
 
 pub use error::{Excerpt, Location, ScenarioError, UnknownClass};
+pub(crate) use values::number;
 use values::{
-    at_least_one, class_map, finite, fraction, name, non_negative, positive, time_step, title,
+    class_map, finite, fraction, frame_count, name, non_negative, positive, seed, ship_count,
+    time_step, title,
 };
-pub use values::{MAX_NAME, MAX_TITLE};
+pub use values::{MAX_FRAMES, MAX_NAME, MAX_SHIPS, MAX_TITLE};
+
+/// Largest scenario file, in bytes (1 MiB; the shipped ones have about 3 KB). A larger
+/// file, or one that never ends (`/dev/zero`), is refused before it is parsed.
+pub const MAX_FILE_BYTES: usize = 1 << 20;
 
 /// A skirmish: the arena, the ship classes and the two fleets.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -39,14 +45,16 @@ pub struct Scenario {
     #[serde(deserialize_with = "title")]
     pub name: String,
     /// Seed of every random choice in the battle (the `--seed` flag overrides it).
+    #[serde(deserialize_with = "seed")]
     pub seed: u64,
     /// The battlefield.
     pub arena: Arena,
     /// Game seconds per frame (default 0.05: twenty frames per game second).
     #[serde(default = "default_time_step", deserialize_with = "time_step")]
     pub time_step: f64,
-    /// How many frames the battle runs unless `--frames` says otherwise (default 2400).
-    #[serde(default = "default_frames", deserialize_with = "at_least_one")]
+    /// How many frames the battle runs unless `--frames` says otherwise (default 2400, at
+    /// most [`MAX_FRAMES`]).
+    #[serde(default = "default_frames", deserialize_with = "frame_count")]
     pub frames: u32,
     /// The ship classes, by name, in the order the file gives them.
     #[serde(deserialize_with = "class_map")]
@@ -170,8 +178,8 @@ impl Fleet {
 pub struct Squadron {
     /// The name of a class in the scenario's `classes`.
     pub class: String,
-    /// How many (at least 1).
-    #[serde(deserialize_with = "at_least_one")]
+    /// How many (at least 1; all squadrons together at most [`MAX_SHIPS`]).
+    #[serde(deserialize_with = "ship_count")]
     pub count: u32,
 }
 
@@ -212,15 +220,35 @@ impl Scenario {
     ///
     /// # Errors
     ///
-    /// [`ScenarioError::Read`] if the file cannot be read, [`ScenarioError::NotUtf8`]
+    /// [`ScenarioError::Read`] if the file cannot be read (a directory, a missing
+    /// file), [`ScenarioError::TooLarge`] if it has more than [`MAX_FILE_BYTES`] (only
+    /// that much is read: `/dev/zero` is refused too), [`ScenarioError::NotUtf8`]
     /// (naming the first bad byte) if it is not UTF-8 text, otherwise as
     /// [`Scenario::parse`].
     pub fn load(path: impl AsRef<Path>) -> Result<Scenario, ScenarioError> {
+        use std::io::Read;
+
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| ScenarioError::Read {
+        let read_error = |source| ScenarioError::Read {
             path: path.to_owned(),
             source,
-        })?;
+        };
+        let file = std::fs::File::open(path).map_err(read_error)?;
+        let size = file
+            .metadata()
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| m.len());
+        let mut bytes = Vec::new();
+        file.take(MAX_FILE_BYTES as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(read_error)?;
+        if bytes.len() > MAX_FILE_BYTES {
+            return Err(ScenarioError::TooLarge {
+                path: path.to_owned(),
+                size,
+            });
+        }
         let text = std::str::from_utf8(&bytes)
             .map_err(|e| ScenarioError::not_utf8(path, &bytes, e.valid_up_to()))?;
         Scenario::parse(text, path)
@@ -246,6 +274,9 @@ impl Scenario {
     /// assert!(err.to_string().contains("no ship classes"));
     /// ```
     pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
+        // Editors on Windows may start a UTF-8 file with a byte order mark; RON does not
+        // skip it. Positions are then counted after it, as the editor shows them.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let mut deserializer = ron::Deserializer::from_str(text)
             .map_err(|e| diagnose::parse_error(path, text, e, None))?;
         let scenario: Scenario =
@@ -283,18 +314,27 @@ impl Scenario {
                 ),
             ));
         }
-        // Counts are checked one by one while parsing; their sums must fit too (the
-        // fuzz corpus found a fleet of 4294967295 + 1 ships overflowing them).
+        // Counts are checked one by one while parsing; their sum must fit too (the fuzz
+        // corpus found a fleet of 4294967295 + 1 ships overflowing it; a battle of
+        // billions of ships ran out of memory setting up).
         let total: u64 = self
             .fleets
             .iter()
             .flat_map(|f| &f.ships)
             .map(|s| u64::from(s.count))
             .sum();
-        if total > u64::from(u32::MAX) {
+        if total > u64::from(MAX_SHIPS) {
+            let per_fleet: Vec<String> = self
+                .fleets
+                .iter()
+                .map(|f| format!("{} {}", quote::quoted(&f.name), f.ship_count()))
+                .collect();
             return Err(invalid(
                 "fleets".into(),
-                format!("{total} ships in all; at most {} fit in a battle", u32::MAX),
+                format!(
+                    "{total} ships in all ({}); a scenario has at most {MAX_SHIPS}",
+                    per_fleet.join(", ")
+                ),
             ));
         }
         let mut names = BTreeSet::new();
@@ -314,7 +354,10 @@ impl Scenario {
                     entry,
                     format!(
                         "position ({}, {}) lies outside the arena (0..{}, 0..{})",
-                        fleet.position.x, fleet.position.y, self.arena.width, self.arena.height
+                        number(fleet.position.x),
+                        number(fleet.position.y),
+                        number(self.arena.width),
+                        number(self.arena.height)
                     ),
                 ));
             }

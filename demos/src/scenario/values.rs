@@ -46,6 +46,17 @@ fn any_number<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     d.deserialize_any(Number)
 }
 
+/// `value` for a message: as written when short, else in scientific notation
+/// (`1e300`, not three hundred digits).
+pub(crate) fn number(value: f64) -> String {
+    let plain = value.to_string();
+    if plain.len() <= 24 {
+        plain
+    } else {
+        format!("{value:e}")
+    }
+}
+
 /// A finite number.
 pub(super) fn finite<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     let value = any_number(d)?;
@@ -53,7 +64,8 @@ pub(super) fn finite<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
         Ok(value)
     } else {
         Err(de::Error::custom(format!(
-            "expected a finite number, found {value}"
+            "expected a finite number, found {}",
+            number(value)
         )))
     }
 }
@@ -65,7 +77,8 @@ pub(super) fn positive<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error>
         Ok(value)
     } else {
         Err(de::Error::custom(format!(
-            "expected a number greater than 0, found {value}"
+            "expected a number greater than 0, found {}",
+            number(value)
         )))
     }
 }
@@ -77,7 +90,8 @@ pub(super) fn non_negative<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Er
         Ok(value)
     } else {
         Err(de::Error::custom(format!(
-            "expected a number of at least 0, found {value}"
+            "expected a number of at least 0, found {}",
+            number(value)
         )))
     }
 }
@@ -89,7 +103,8 @@ pub(super) fn fraction<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error>
         Ok(value)
     } else {
         Err(de::Error::custom(format!(
-            "expected a fraction from 0 up to (not including) 1, found {value}"
+            "expected a fraction from 0 up to (not including) 1, found {}",
+            number(value)
         )))
     }
 }
@@ -101,67 +116,152 @@ pub(super) fn time_step<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error
     // (found by the fuzz test; the battle hung).
     if value < 1e-9 {
         Err(de::Error::custom(format!(
-            "expected at least 0.000000001 seconds (1 ns) per frame, found {value}"
+            "expected at least 0.000000001 seconds (1 ns) per frame, found {}",
+            number(value)
         )))
     } else if value <= 1.0 {
         Ok(value)
     } else {
         Err(de::Error::custom(format!(
-            "expected at most 1 second per frame, found {value}"
+            "expected at most 1 second per frame, found {}",
+            number(value)
         )))
     }
 }
 
-/// A whole number from 1 to `u32::MAX`; a fraction, a negative number or anything
-/// that is not a number is named in the error.
-pub(super) fn at_least_one<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
-    struct Count;
+/// Most ships in a scenario, both fleets together (each is a tasklet with a stack of its
+/// own; 200,000 take about 3 GB). `--ships` scales each fleet to at most half of it.
+pub const MAX_SHIPS: u32 = 200_000;
+/// Most frames a battle may run (a scenario's `frames`, `--frames`): 1,000,000 frames are
+/// 14 hours of game time at the default step, and minutes of wall time.
+pub const MAX_FRAMES: u32 = 1_000_000;
 
-    impl Visitor<'_> for Count {
-        type Value = u32;
+/// A seed: a whole number from 0 to `u64::MAX`. Read through `deserialize_any`, so
+/// `4.5` is named as a fraction rather than read as 4 followed by a stray `.5`.
+pub(super) fn seed<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    struct Seed;
 
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a whole number of at least 1")
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<u32, E> {
-            match u32::try_from(v) {
-                Ok(0) => Err(E::custom("expected a whole number of at least 1, found 0")),
-                Ok(n) => Ok(n),
-                Err(_) => Err(E::custom(format!(
-                    "expected a whole number of at most {}, found {v}",
-                    u32::MAX
-                ))),
-            }
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<u32, E> {
-            match u64::try_from(v) {
-                Ok(v) => self.visit_u64(v),
-                Err(_) => Err(E::custom(format!(
-                    "expected a whole number of at least 1, found {v}"
-                ))),
-            }
-        }
-        fn visit_u128<E: de::Error>(self, v: u128) -> Result<u32, E> {
-            Err(E::custom(format!(
-                "expected a whole number of at most {}, found {v}",
-                u32::MAX
-            )))
-        }
-        fn visit_i128<E: de::Error>(self, v: i128) -> Result<u32, E> {
-            if v < 1 {
-                Err(E::custom(format!(
-                    "expected a whole number of at least 1, found {v}"
-                )))
-            } else {
-                self.visit_u128(v as u128)
-            }
-        }
-        fn visit_f64<E: de::Error>(self, v: f64) -> Result<u32, E> {
-            Err(E::invalid_type(Unexpected::Float(v), &self))
+    impl Seed {
+        fn out_of_range<E: de::Error>(found: impl fmt::Display) -> E {
+            E::custom(format!(
+                "expected a whole number from 0 to {}, found {found}",
+                u64::MAX
+            ))
         }
     }
 
-    d.deserialize_any(Count)
+    impl Visitor<'_> for Seed {
+        type Value = u64;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "a whole number from 0 to {}", u64::MAX)
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
+            Ok(v)
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
+            u64::try_from(v).map_err(|_| Seed::out_of_range(v))
+        }
+        fn visit_u128<E: de::Error>(self, v: u128) -> Result<u64, E> {
+            u64::try_from(v).map_err(|_| Seed::out_of_range(v))
+        }
+        fn visit_i128<E: de::Error>(self, v: i128) -> Result<u64, E> {
+            u64::try_from(v).map_err(|_| Seed::out_of_range(v))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<u64, E> {
+            // RON reads a whole number too large for 64 bits as a float: say so in
+            // scientific notation, since its last digits are lost.
+            if v.is_finite() && v.fract() == 0.0 {
+                Err(Seed::out_of_range(format!("{v:e}")))
+            } else {
+                Err(E::invalid_type(Unexpected::Float(v), &self))
+            }
+        }
+    }
+
+    d.deserialize_any(Seed)
+}
+
+/// A squadron's ship count: a whole number from 1 to [`MAX_SHIPS`].
+pub(super) fn ship_count<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    d.deserialize_any(Count {
+        most: MAX_SHIPS,
+        limit: "(the most ships a scenario may have)",
+    })
+}
+
+/// A scenario's frame count: a whole number from 1 to [`MAX_FRAMES`].
+pub(super) fn frame_count<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    d.deserialize_any(Count {
+        most: MAX_FRAMES,
+        limit: "(the most frames a battle may run)",
+    })
+}
+
+/// A whole number from 1 to `most`; a fraction, a negative number or anything that is
+/// not a number is named in the error, and so is the limit.
+struct Count {
+    most: u32,
+    /// Why `most`, for the message.
+    limit: &'static str,
+}
+
+impl Count {
+    fn too_many<E: de::Error>(&self, found: impl fmt::Display) -> E {
+        E::custom(format!(
+            "expected a whole number of at most {} {}, found {found}",
+            self.most, self.limit
+        ))
+    }
+}
+
+impl Visitor<'_> for Count {
+    type Value = u32;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a whole number from 1 to {}", self.most)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<u32, E> {
+        match u32::try_from(v) {
+            Ok(0) => Err(E::custom("expected a whole number of at least 1, found 0")),
+            Ok(n) if n <= self.most => Ok(n),
+            _ => Err(self.too_many(v)),
+        }
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<u32, E> {
+        match u64::try_from(v) {
+            Ok(v) => self.visit_u64(v),
+            Err(_) => Err(E::custom(format!(
+                "expected a whole number of at least 1, found {v}"
+            ))),
+        }
+    }
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<u32, E> {
+        Err(self.too_many(v))
+    }
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<u32, E> {
+        if v < 1 {
+            Err(E::custom(format!(
+                "expected a whole number of at least 1, found {v}"
+            )))
+        } else {
+            self.visit_u128(v as u128)
+        }
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<u32, E> {
+        // RON reads a whole number too large for 64 bits as a float (in scientific
+        // notation in the message: its last digits are lost).
+        if v.is_finite() && v.fract() == 0.0 && v.abs() > u64::MAX as f64 {
+            return if v < 0.0 {
+                Err(E::custom(format!(
+                    "expected a whole number of at least 1, found {v:e}"
+                )))
+            } else {
+                Err(self.too_many(format!("{v:e}")))
+            };
+        }
+        Err(E::invalid_type(Unexpected::Float(v), &self))
+    }
 }
 
 /// A fleet's or class's name: not blank, at most [`MAX_NAME`] characters.
@@ -174,6 +274,7 @@ pub(super) fn name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> 
 /// The scenario's title: at most [`MAX_TITLE`] characters.
 pub(super) fn title<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     let title = String::deserialize(d)?;
+    no_control(&title).map_err(de::Error::custom)?;
     let length = title.chars().count();
     if length > MAX_TITLE {
         return Err(de::Error::custom(format!(
@@ -188,6 +289,7 @@ fn check_name(name: &str, most: usize) -> Result<(), String> {
     if name.trim().is_empty() {
         return Err("expected a name, found an empty one".to_owned());
     }
+    no_control(name)?;
     let length = name.chars().count();
     if length > most {
         return Err(format!(
@@ -196,6 +298,18 @@ fn check_name(name: &str, most: usize) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Names are printed to terminals and drawn in the GIF: a control character (an escape
+/// sequence, a NUL, a line break) would garble or drive the terminal.
+fn no_control(name: &str) -> Result<(), String> {
+    match name.chars().find(|c| c.is_control()) {
+        Some(c) => Err(format!(
+            "a name cannot hold control characters, this one has {c:?}: {}",
+            quoted(name)
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Reads `{ "Name": (...), ... }` into classes in file order, refusing a name given twice.

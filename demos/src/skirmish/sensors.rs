@@ -149,7 +149,10 @@ impl Sensors {
     }
 }
 
-/// The cells at Chebyshev distance `ring` from (column, row), inside the grid.
+/// The cells at Chebyshev distance `ring` from (column, row), inside the grid: the
+/// border of the square only (8 x ring cells, not the (2 x ring + 1)^2 of the square, so
+/// that a search across a 256 x 256 grid stays cheap: a weapon range of 1e-300 made
+/// every ship's search scan millions of cells and stall its frame).
 fn ring_cells(
     column: usize,
     row: usize,
@@ -159,9 +162,14 @@ fn ring_cells(
 ) -> impl Iterator<Item = (usize, usize)> {
     let (c0, r0, k) = (column as i64, row as i64, ring as i64);
     let (columns, rows) = (columns as i64, rows as i64);
-    (r0 - k..=r0 + k)
-        .flat_map(move |r| (c0 - k..=c0 + k).map(move |c| (c, r)))
-        .filter(move |&(c, r)| (c - c0).abs().max((r - r0).abs()) == k)
+    // Top and bottom rows whole, then the left and right columns between them.
+    let rows_whole = [r0 - k, r0 + k]
+        .into_iter()
+        .take(if k == 0 { 1 } else { 2 })
+        .flat_map(move |r| (c0 - k..=c0 + k).map(move |c| (c, r)));
+    let sides = (r0 - k + 1..r0 + k).flat_map(move |r| [(c0 - k, r), (c0 + k, r)]);
+    rows_whole
+        .chain(sides)
         .filter(move |&(c, r)| c >= 0 && r >= 0 && c < columns && r < rows)
         .map(|(c, r)| (c as usize, r as usize))
 }
@@ -178,5 +186,16 @@ mod tests {
         assert!(!cells.contains(&(5, 5)));
         assert_eq!(ring_cells(0, 0, 1, 10, 10).count(), 3);
         assert_eq!(ring_cells(0, 0, 0, 10, 10).collect::<Vec<_>>(), [(0, 0)]);
+        // Every cell of a ring, once, against the square's border.
+        for ring in 0..6 {
+            let mut got: Vec<_> = ring_cells(4, 3, ring, 9, 7).collect();
+            got.sort_unstable();
+            let mut want: Vec<_> = (0..9usize)
+                .flat_map(|c| (0..7usize).map(move |r| (c, r)))
+                .filter(|&(c, r)| (c as i64 - 4).abs().max((r as i64 - 3).abs()) == ring as i64)
+                .collect();
+            want.sort_unstable();
+            assert_eq!(got, want, "ring {ring}");
+        }
     }
 }

@@ -41,19 +41,19 @@ enum Example {
     Pingpong {
         /// Round trips (each one is printed when there are at most 10; otherwise the
         /// time per round trip is).
-        #[arg(long, default_value_t = 5)]
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=10_000_000))]
         rounds: u64,
     },
     /// Producers put work into a bounded Queue; consumers take it until it is closed.
     ProducerConsumer {
         /// Producer tasklets.
-        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=10_000))]
         producers: u32,
         /// Consumer tasklets.
-        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=10_000))]
         consumers: u32,
         /// Items each producer makes.
-        #[arg(long, default_value_t = 4)]
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
         items: u32,
         /// Most items the queue holds; producers wait while it is full.
         #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
@@ -62,34 +62,34 @@ enum Example {
     /// The concurrent prime sieve: a generator and a chain of filter tasklets.
     Sieve {
         /// How many primes to print.
-        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000))]
         primes: u32,
     },
     /// Dining philosophers with Locks as forks, taking the lower-numbered fork first.
     Philosophers {
         /// Philosophers at the table (and forks).
-        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(2..))]
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(2..=10_000))]
         philosophers: u32,
         /// Meals each one eats.
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=100_000))]
         meals: u32,
     },
     /// Dining philosophers all taking the left fork first: a deadlock, reported.
     PhilosophersDeadlock {
         /// Philosophers at the table (and forks).
-        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(2..))]
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(2..=10_000))]
         philosophers: u32,
     },
     /// A script spins in plain Rust without a uthread call: the frame hangs until it ends.
     Runaway {
         /// How long the script computes, in milliseconds.
-        #[arg(long, default_value_t = 300)]
+        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(0..=60_000))]
         spin_ms: u64,
     },
     /// The same loop under #[uthread::preemptible], interrupted by a hard watchdog.
     Preempt {
         /// How long the loop computes without interruptions, in milliseconds.
-        #[arg(long, default_value_t = 300)]
+        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(0..=60_000))]
         spin_ms: u64,
         /// The hard watchdog's limit per slice, in milliseconds.
         #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..))]
