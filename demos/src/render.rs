@@ -96,10 +96,17 @@ pub enum Landmark {
     },
 }
 
+/// The tallest picture drawn, in pixels. A tall arena (a corridor 100 times as long as it
+/// is wide) would otherwise give a picture tens of thousands of pixels high: slow to draw
+/// and useless on a screen.
+pub const MAX_HEIGHT: u16 = 4096;
+
 /// How the GIF looks.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RenderOptions {
-    /// Width of the picture in pixels (the height follows the arena's shape).
+    /// Width of the picture in pixels; the height follows the arena's shape. An arena so
+    /// tall that the picture would be more than [`MAX_HEIGHT`] pixels high is drawn
+    /// [`MAX_HEIGHT`] high and narrower instead.
     pub width: u16,
     /// How long each frame shows (GIF counts in hundredths of a second).
     pub frame_delay: Duration,
@@ -180,6 +187,12 @@ pub enum RenderError {
 impl fmt::Display for RenderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            RenderError::Size { width, height } if *height > f64::from(MAX_HEIGHT) => write!(
+                f,
+                "cannot draw the arena: {width} pixels wide it would be {} pixels tall, and \
+                 {MAX_HEIGHT} pixels tall (the most drawn) it would be under a pixel wide",
+                crate::scenario::number(height.round())
+            ),
             RenderError::Size { width, height } => write!(
                 f,
                 "cannot draw the arena {width} pixels wide: it would be {} pixels tall \
@@ -255,19 +268,35 @@ impl<W: Write> GifRenderer<W> {
         arena: (f64, f64),
         options: RenderOptions,
     ) -> Result<GifRenderer<W>, RenderError> {
-        let width = options.width.max(16);
-        let scale = f64::from(width) / arena.0;
-        let height = (arena.1 * scale).round();
-        if !(1.0..=65535.0).contains(&height) || !scale.is_finite() {
-            return Err(RenderError::Size { width, height });
+        let asked = options.width.max(16);
+        let (mut width, mut scale) = (f64::from(asked), f64::from(asked) / arena.0);
+        let mut height = (arena.1 * scale).round();
+        if height > f64::from(MAX_HEIGHT) {
+            // Too tall: as tall as is drawn, and as narrow as the shape says.
+            scale = f64::from(MAX_HEIGHT) / arena.1;
+            width = (arena.0 * scale).round();
+            if width < 1.0 {
+                return Err(RenderError::Size {
+                    width: asked,
+                    height,
+                });
+            }
+            height = f64::from(MAX_HEIGHT);
         }
+        if !(1.0..=65535.0).contains(&height) || !scale.is_finite() || scale <= 0.0 {
+            return Err(RenderError::Size {
+                width: asked,
+                height,
+            });
+        }
+        let (width, height) = (width as u16, height as u16);
         let palette: Vec<u8> = PALETTE.iter().flatten().copied().collect();
-        let mut encoder = gif::Encoder::new(writer, width, height as u16, &palette)?;
+        let mut encoder = gif::Encoder::new(writer, width, height, &palette)?;
         encoder.set_repeat(gif::Repeat::Infinite)?;
         let delay = (options.frame_delay.as_millis() / 10).clamp(1, u128::from(u16::MAX)) as u16;
         Ok(GifRenderer {
             encoder,
-            canvas: Canvas::new(usize::from(width), height as usize),
+            canvas: Canvas::new(usize::from(width), usize::from(height)),
             previous: None,
             scale,
             arena,
@@ -652,6 +681,52 @@ mod tests {
     #[test]
     fn an_arena_of_impossible_shape_is_an_error() {
         let too_tall = GifRenderer::new(Vec::new(), (10.0, 1e7), RenderOptions::default());
-        assert!(matches!(too_tall, Err(RenderError::Size { .. })));
+        let err = too_tall.unwrap_err();
+        assert!(matches!(err, RenderError::Size { .. }));
+        assert!(err.to_string().contains("under a pixel wide"), "{err}");
+        let too_flat = GifRenderer::new(Vec::new(), (1e7, 1.0), RenderOptions::default());
+        let err = too_flat.unwrap_err();
+        assert!(
+            err.to_string().contains("(a GIF takes 1 to 65535)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_tall_arena_is_drawn_at_most_max_height_pixels_high_and_narrower() {
+        // A corridor 100 times as long as it is wide: 640 x 64,000 pixels before the cap.
+        let mut gif =
+            GifRenderer::new(Vec::new(), (160.0, 16_000.0), RenderOptions::default()).unwrap();
+        assert_eq!(gif.size(), (41, usize::from(MAX_HEIGHT)));
+        // Ships at both ends and one off the picture all draw without trouble.
+        let ships = [(80.0, 10.0), (80.0, 15_990.0), (1e9, -1e9)].map(|position| ShipMark {
+            position,
+            heading: 1.0,
+            fleet: 1,
+            size: 40.0,
+            health: 0.5,
+        });
+        gif.add(&Snapshot {
+            ships: ships.to_vec(),
+            ..Snapshot::default()
+        })
+        .unwrap();
+        assert!(gif.finish().unwrap().starts_with(b"GIF89a"));
+        // As narrow as a single pixel still draws, legend and all.
+        let names = RenderOptions {
+            fleet_names: vec!["Crimson".into(), "Azure".into()],
+            ..RenderOptions::default()
+        };
+        let mut gif = GifRenderer::new(Vec::new(), (1.5, 5_000.0), names).unwrap();
+        assert_eq!(gif.size(), (1, usize::from(MAX_HEIGHT)));
+        gif.add(&Snapshot {
+            ships: ships.to_vec(),
+            ..Snapshot::default()
+        })
+        .unwrap();
+        assert!(gif.finish().unwrap().starts_with(b"GIF89a"));
+        // A picture no taller than the cap keeps the width asked for.
+        let gif = GifRenderer::new(Vec::new(), (1000.0, 6000.0), RenderOptions::default()).unwrap();
+        assert_eq!(gif.size(), (640, 3840));
     }
 }

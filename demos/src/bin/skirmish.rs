@@ -67,7 +67,8 @@ struct Args {
     /// Write an animated GIF of the battle seen from above.
     #[arg(long, value_name = "OUT.gif")]
     render: Option<PathBuf>,
-    /// Width of the GIF in pixels.
+    /// Width of the GIF in pixels (narrower for an arena so tall that the picture would be
+    /// more than 4096 pixels high).
     #[arg(long, default_value_t = 640, value_parser = clap::value_parser!(u16).range(64..=4096))]
     render_width: u16,
     /// Write the engine's trace of the first frames (Chrome/Perfetto JSON; open it in
