@@ -24,6 +24,8 @@ pub struct Sensors {
     rows: usize,
     /// For each fleet, its contacts by grid cell (row-major).
     grids: Vec<Vec<Vec<Contact>>>,
+    /// For each fleet, all its contacts, for searches that look at every hostile.
+    contacts: Vec<Vec<Contact>>,
     /// Per fleet: its ships' hit points, summed.
     hit_points: Vec<f64>,
     /// Per fleet: its ships' damage per second, summed.
@@ -53,6 +55,7 @@ impl Sensors {
             columns,
             rows,
             grids: vec![vec![Vec::new(); columns * rows]; fleets],
+            contacts: vec![Vec::new(); fleets],
             hit_points: vec![0.0; fleets],
             firepower: vec![0.0; fleets],
             on_field: vec![0; fleets],
@@ -75,6 +78,7 @@ impl Sensors {
         for grid in &mut self.grids {
             grid.iter_mut().for_each(Vec::clear);
         }
+        self.contacts.iter_mut().for_each(Vec::clear);
         self.hit_points.iter_mut().for_each(|s| *s = 0.0);
         self.firepower.iter_mut().for_each(|s| *s = 0.0);
         self.on_field.iter_mut().for_each(|n| *n = 0);
@@ -83,10 +87,12 @@ impl Sensors {
         {
             let (column, row) = self.cell_of(motion.position);
             let columns = self.columns;
-            self.grids[ship.fleet][row * columns + column].push(Contact {
+            let contact = Contact {
                 entity,
                 position: motion.position,
-            });
+            };
+            self.grids[ship.fleet][row * columns + column].push(contact);
+            self.contacts[ship.fleet].push(contact);
             self.hit_points[ship.fleet] += hull.hit_points.max(0.0);
             self.firepower[ship.fleet] += self.class_dps[ship.class];
             self.on_field[ship.fleet] += 1;
@@ -94,32 +100,40 @@ impl Sensors {
     }
 
     /// The nearest ship of any fleet but `fleet` (ties go to the lower entity id).
+    ///
+    /// Searches rings of cells outwards from `from`'s cell and stops at the first ring
+    /// that cannot hold anything nearer. When the rings have already visited more cells
+    /// than there are hostile ships (ships far apart on a fine grid), it looks at every
+    /// hostile instead: the answer is the same, and a search costs at most about twice
+    /// the number of hostiles however the grid is cut.
     pub fn nearest_hostile(&self, from: Vec2, fleet: usize) -> Option<Contact> {
+        let hostiles: usize = (0..self.on_field.len())
+            .filter(|f| *f != fleet)
+            .map(|f| self.on_field[f] as usize)
+            .sum();
         let (column, row) = self.cell_of(from);
         let mut best: Option<(f64, Contact)> = None;
+        let mut visited = 0;
         let rings = self.columns.max(self.rows);
         for ring in 0..=rings {
+            let past_every_edge =
+                ring > column.max(row) && column + ring >= self.columns && row + ring >= self.rows;
+            if past_every_edge {
+                break;
+            }
+            if visited > hostiles {
+                return self.nearest_of_all(from, fleet);
+            }
             for (c, r) in ring_cells(column, row, ring, self.columns, self.rows) {
-                for (f, grid) in self.grids.iter().enumerate() {
-                    if f == fleet {
-                        continue;
-                    }
-                    for contact in &grid[r * self.columns + c] {
-                        let d = from.distance(contact.position);
-                        let better = match &best {
-                            None => true,
-                            Some((bd, b)) => {
-                                d < *bd
-                                    || (d == *bd && contact.entity.to_bits() < b.entity.to_bits())
-                            }
-                        };
-                        if better {
-                            best = Some((d, *contact));
-                        }
-                    }
+                visited += 1;
+                for contact in self
+                    .hostile_grids(fleet)
+                    .flat_map(|g| &g[r * self.columns + c])
+                {
+                    closer(&mut best, from, contact);
                 }
             }
-            // Every cell of the next ring is at least `ring` cells away.
+            // Every cell of the next ring is more than `ring` cells away.
             if let Some((d, contact)) = best {
                 if d <= ring as f64 * self.cell {
                     return Some(contact);
@@ -127,6 +141,29 @@ impl Sensors {
             }
         }
         best.map(|(_, contact)| contact)
+    }
+
+    /// [`Sensors::nearest_hostile`] by looking at every hostile contact.
+    fn nearest_of_all(&self, from: Vec2, fleet: usize) -> Option<Contact> {
+        let mut best = None;
+        let hostile = self
+            .contacts
+            .iter()
+            .enumerate()
+            .filter(|(f, _)| *f != fleet);
+        for contact in hostile.flat_map(|(_, contacts)| contacts) {
+            closer(&mut best, from, contact);
+        }
+        best.map(|(_, contact)| contact)
+    }
+
+    /// The grids of every fleet but `fleet`.
+    fn hostile_grids(&self, fleet: usize) -> impl Iterator<Item = &Vec<Vec<Contact>>> {
+        self.grids
+            .iter()
+            .enumerate()
+            .filter(move |(f, _)| *f != fleet)
+            .map(|(_, grid)| grid)
     }
 
     /// A fleet's strength, after Lanchester's square law: its hit points (summed) times
@@ -146,6 +183,18 @@ impl Sensors {
     /// Ships of `fleet` on the field.
     pub fn on_field(&self, fleet: usize) -> u32 {
         self.on_field[fleet]
+    }
+}
+
+/// Keeps `contact` in `best` if it is nearer to `from` (ties go to the lower entity id).
+fn closer(best: &mut Option<(f64, Contact)>, from: Vec2, contact: &Contact) {
+    let d = from.distance(contact.position);
+    let better = match best {
+        None => true,
+        Some((bd, b)) => d < *bd || (d == *bd && contact.entity.to_bits() < b.entity.to_bits()),
+    };
+    if better {
+        *best = Some((d, *contact));
     }
 }
 
@@ -177,6 +226,59 @@ fn ring_cells(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A picture of `ships` (fleet, position) on a grid of `cell`-metre cells over a
+    /// `size`-metre square.
+    fn picture(world: &mut World, ships: &[(usize, Vec2)], cell: f64, size: f64) -> Sensors {
+        let side = (size / cell).ceil() as usize;
+        let mut sensors = Sensors {
+            cell,
+            columns: side,
+            rows: side,
+            grids: vec![vec![Vec::new(); side * side]; 3],
+            contacts: vec![Vec::new(); 3],
+            hit_points: vec![0.0; 3],
+            firepower: vec![0.0; 3],
+            on_field: vec![0; 3],
+            class_dps: Vec::new(),
+        };
+        for &(fleet, position) in ships {
+            let (column, row) = sensors.cell_of(position);
+            let entity = world.spawn(());
+            sensors.grids[fleet][row * side + column].push(Contact { entity, position });
+            sensors.contacts[fleet].push(Contact { entity, position });
+            sensors.on_field[fleet] += 1;
+        }
+        sensors
+    }
+
+    #[test]
+    fn the_ring_search_finds_what_looking_at_every_ship_finds() {
+        let mut rng = crate::Rng::new(7);
+        for (cell, ships) in [(1.0, 3), (1.0, 200), (40.0, 50), (250.0, 400), (1000.0, 20)] {
+            let mut world = World::new();
+            let mut at = || Vec2::new(rng.uniform(-50.0..1050.0), rng.uniform(-50.0..1050.0));
+            let mut placed: Vec<_> = (0..ships).map(|i| (i % 3, at())).collect();
+            // Two ships on one spot: the tie goes to the lower entity id either way.
+            placed.push((1, placed[0].1));
+            placed.push((2, placed[0].1));
+            let sensors = picture(&mut world, &placed, cell, 1000.0);
+            for _ in 0..300 {
+                let from = at();
+                for fleet in 0..3 {
+                    assert_eq!(
+                        sensors.nearest_hostile(from, fleet),
+                        sensors.nearest_of_all(from, fleet),
+                        "cell {cell}, {ships} ships, from {from:?}, fleet {fleet}"
+                    );
+                }
+            }
+        }
+        // No hostile at all.
+        let mut world = World::new();
+        let alone = picture(&mut world, &[(0, Vec2::new(5.0, 5.0))], 1.0, 1000.0);
+        assert_eq!(alone.nearest_hostile(Vec2::new(900.0, 900.0), 0), None);
+    }
 
     #[test]
     fn ring_cells_are_the_border_of_the_square() {
