@@ -75,6 +75,7 @@ const BAD_INPUT: u8 = 2;
 const SCREENSHOT_FRAMES: u64 = 300;
 
 fn main() -> ExitCode {
+    demos::cli::stop_quietly_on_broken_pipe();
     let args = Args::parse();
     let live = match set_up(&args) {
         Ok(live) => live,

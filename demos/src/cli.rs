@@ -1,4 +1,4 @@
-//! Command-line pieces the demo binaries share (`skirmish`, `swarm`, `skirmish-live`):
+//! Command-line pieces the demo binaries share (`skirmish`, `swarm`, `skirmish-live`...):
 //! the budget flags, the scenario argument, the stack strategy, and value parsers that
 //! let clap refuse a bad value (a usage error, exit status 2) before a demo starts.
 
@@ -239,5 +239,60 @@ pub fn default_scenario() -> PathBuf {
         local.to_owned()
     } else {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/skirmish.ron")
+    }
+}
+
+/// The exit status of a demo whose standard output was closed by its reader (`demo |
+/// head`): 128 + SIGPIPE, what a shell reports for a C program that the signal stopped.
+pub const BROKEN_PIPE_EXIT: i32 = 141;
+
+/// Makes a demo stop quietly, with [`BROKEN_PIPE_EXIT`], when whoever reads its standard
+/// output stops reading (`skirmish | head -3`), instead of panicking with a backtrace on
+/// its next line. Call it first in `main`; panic hooks installed later keep it as
+/// their fallback. Every other panic is reported as before.
+pub fn stop_quietly_on_broken_pipe() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if is_broken_pipe_panic(panic_message(info.payload())) {
+            std::process::exit(BROKEN_PIPE_EXIT);
+        }
+        previous(info);
+    }));
+}
+
+/// The text of a panic's payload, when it has one.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> Option<&str> {
+    payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+}
+
+/// Whether `message` is the standard library's panic for a `println!` into a closed pipe
+/// ("failed printing to stdout: Broken pipe (os error 32)").
+fn is_broken_pipe_panic(message: Option<&str>) -> bool {
+    message.is_some_and(|m| m.starts_with("failed printing to std") && m.contains("(os error 32)"))
+}
+
+#[cfg(test)]
+mod broken_pipe_tests {
+    use super::*;
+
+    #[test]
+    fn only_the_closed_pipe_panic_is_recognised() {
+        assert!(is_broken_pipe_panic(Some(
+            "failed printing to stdout: Broken pipe (os error 32)"
+        )));
+        assert!(!is_broken_pipe_panic(Some(
+            "failed printing to stdout: No space left on device (os error 28)"
+        )));
+        assert!(!is_broken_pipe_panic(Some("index out of bounds")));
+        assert!(!is_broken_pipe_panic(None));
+        let payload: Box<dyn std::any::Any + Send> = Box::new(String::from("owned"));
+        assert_eq!(panic_message(&*payload), Some("owned"));
+        let payload: Box<dyn std::any::Any + Send> = Box::new("static");
+        assert_eq!(panic_message(&*payload), Some("static"));
+        let payload: Box<dyn std::any::Any + Send> = Box::new(7);
+        assert_eq!(panic_message(&*payload), None);
     }
 }

@@ -146,3 +146,42 @@ fn a_bad_scenario_path_exits_with_status_2_naming_it() {
         );
     }
 }
+
+/// A reader that stops reading (`skirmish | head -1`): the demo stops quietly with the
+/// status a shell gives a program stopped by SIGPIPE, not a panic and a backtrace.
+#[test]
+fn a_reader_that_stops_reading_stops_the_demo_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let runs: [(&str, &[&str]); 3] = [
+        (SKIRMISH, &["--frames", "100000", "--progress", "1"]),
+        (CLASSICS, &["all"]),
+        (
+            HACKYSACK,
+            &["--players", "200", "--turns", "2000", "--verbose"],
+        ),
+    ];
+    for (bin, args) in runs {
+        let mut child = Command::new(bin)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {bin}: {e}"));
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        assert!(!first.is_empty(), "{bin} {args:?} printed nothing");
+        // The reader is gone: dropped with the BufReader above.
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(demos::cli::BROKEN_PIPE_EXIT),
+            "{bin} {args:?}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{bin} {args:?}: {err}");
+    }
+}

@@ -70,6 +70,7 @@ struct Args {
 const BAD_SCENARIO: u8 = 2;
 
 fn main() -> ExitCode {
+    demos::cli::stop_quietly_on_broken_pipe();
     let args = Args::parse();
     let ships = u64::from(args.systems) * u64::from(args.ships);
     if ships > u64::from(MAX_SHIPS) {

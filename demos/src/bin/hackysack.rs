@@ -58,6 +58,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    demos::cli::stop_quietly_on_broken_pipe();
     let args = Args::parse();
     let strategy = args.stacks.strategy();
     let game = Game {

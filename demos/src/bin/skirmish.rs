@@ -97,6 +97,7 @@ struct Args {
 const BAD_SCENARIO: u8 = 2;
 
 fn main() -> ExitCode {
+    demos::cli::stop_quietly_on_broken_pipe();
     let args = Args::parse();
     let scenario = match Scenario::load(args.scenario.path()) {
         Ok(s) => s,

@@ -61,6 +61,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    demos::cli::stop_quietly_on_broken_pipe();
     let args = Args::parse();
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,

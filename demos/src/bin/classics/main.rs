@@ -163,6 +163,7 @@ fn run(example: &Example) -> Outcome {
 }
 
 fn main() -> ExitCode {
+    demos::cli::stop_quietly_on_broken_pipe();
     let args = Args::parse();
     match run(&args.example) {
         Ok(()) => ExitCode::SUCCESS,
