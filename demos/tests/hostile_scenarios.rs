@@ -412,6 +412,17 @@ fn names_with_control_characters_are_refused() {
         shown.contains("a ship class's name: a name cannot hold control characters"),
         "{shown}"
     );
+    // A right-to-left override (the "trojan source" trick) or isolate is refused too,
+    // written raw in the file or as an escape.
+    for (written, shown_as) in [("\u{202e}", "'\\u{202e}'"), ("\\u{2067}", "'\\u{2067}'")] {
+        let shown = refused(&base_with("\"Crimson\"", &format!("\"Crim{written}son\"")));
+        assert!(
+            shown.contains(&format!(
+                "fleets[0].name: a name cannot hold text-direction controls, this one has {shown_as}"
+            )),
+            "{shown}"
+        );
+    }
     // Letters of any script, emoji and right-to-left text are names.
     let text = base_with("\"Crimson\"", "\"東 West 🚀 עברית\"");
     assert!(Scenario::parse(&text, Path::new("h.ron")).is_ok());

@@ -301,15 +301,28 @@ fn check_name(name: &str, most: usize) -> Result<(), String> {
 }
 
 /// Names are printed to terminals and drawn in the GIF: a control character (an escape
-/// sequence, a NUL, a line break) would garble or drive the terminal.
+/// sequence, a NUL, a line break) would garble or drive the terminal, and a text-direction
+/// control (U+202E, right-to-left override) would make the text around it read backwards.
 fn no_control(name: &str) -> Result<(), String> {
-    match name.chars().find(|c| c.is_control()) {
-        Some(c) => Err(format!(
+    if let Some(c) = name.chars().find(|c| c.is_control()) {
+        return Err(format!(
             "a name cannot hold control characters, this one has {c:?}: {}",
+            quoted(name)
+        ));
+    }
+    match name.chars().find(|&c| is_direction_control(c)) {
+        Some(c) => Err(format!(
+            "a name cannot hold text-direction controls, this one has {c:?}: {}",
             quoted(name)
         )),
         None => Ok(()),
     }
+}
+
+/// The Unicode characters that change the direction of the text after them: marks,
+/// embeddings, overrides and isolates.
+fn is_direction_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Reads `{ "Name": (...), ... }` into classes in file order, refusing a name given twice.
