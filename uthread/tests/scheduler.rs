@@ -269,9 +269,11 @@ fn hard_watchdog_takes_an_overrunning_tasklet_out_and_hands_it_back() {
     let hog = Builder::new()
         .name("hog")
         .spawn_on(&sched, move || {
-            // A long computation with preemption points but no voluntary switch.
-            let t0 = Instant::now();
-            while t0.elapsed() < Duration::from_millis(40) {
+            // A long computation with preemption points but no voluntary switch: 500
+            // steps of at least 200 us each. Counted, not timed, so that however long the
+            // thread is held back before or after the first interruption, at least
+            // 90 ms of work (many 2 ms slices) is left for the second.
+            for _ in 0..500 {
                 busy(Duration::from_micros(200));
                 uthread::preempt_point();
             }
