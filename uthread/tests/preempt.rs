@@ -343,7 +343,12 @@ fn plain_spin(d: Duration) {
 fn a_loop_that_is_not_annotated_runs_to_its_end_before_the_next_point() {
     #[uthread::preemptible]
     fn calls_plain_code(inside_plain: &Cell<bool>, plain_calls: &Cell<u32>) {
-        while plain_calls.get() < 2 {
+        // At least two plain calls, and on until the watchdog has cut the loop once: the
+        // watchdog thread can be held back past a call or two (valgrind runs one thread
+        // at a time), and then its flag is seen at a later point.
+        let me = uthread::current().unwrap();
+        let resumed = me.switch_count();
+        while plain_calls.get() < 2 || me.switch_count() == resumed {
             inside_plain.set(true);
             plain_spin(LONG_SPIN); // 10 times the limit, uninterrupted
             inside_plain.set(false);
@@ -367,12 +372,14 @@ fn a_loop_that_is_not_annotated_runs_to_its_end_before_the_next_point() {
             "interrupted inside code with no points"
         );
     });
+    // Every plain call overruns the limit, so each point after one is a chance to cut:
+    // at most one cut per call, none inside one.
+    let calls = plain_calls.get();
+    assert!(calls >= 2, "{calls}");
     assert!(
-        (1..=2).contains(&n),
-        "{n} interruptions: the second iteration's point must catch the overrun, and \
-         there are only two points"
+        (1..=calls).contains(&n),
+        "{n} interruptions for {calls} plain calls"
     );
-    assert_eq!(plain_calls.get(), 2);
 }
 
 #[test]

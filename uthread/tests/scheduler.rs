@@ -269,11 +269,13 @@ fn hard_watchdog_takes_an_overrunning_tasklet_out_and_hands_it_back() {
     let hog = Builder::new()
         .name("hog")
         .spawn_on(&sched, move || {
-            // A long computation with preemption points but no voluntary switch: 500
-            // steps of at least 200 us each. Counted, not timed, so that however long the
-            // thread is held back before or after the first interruption, at least
-            // 90 ms of work (many 2 ms slices) is left for the second.
-            for _ in 0..500 {
+            // A long computation with preemption points but no voluntary switch. It
+            // works until the watchdog has cut it twice (once before the caller inserts
+            // it again, once after): not for a fixed time, which a thread held back by
+            // the OS (or valgrind) could use up between two cuts.
+            let me = uthread::current().unwrap();
+            let resumed = me.switch_count();
+            while me.switch_count() - resumed < 2 {
                 busy(Duration::from_micros(200));
                 uthread::preempt_point();
             }
@@ -283,6 +285,7 @@ fn hard_watchdog_takes_an_overrunning_tasklet_out_and_hands_it_back() {
         .tasklet()
         .clone();
     spawn_yielder(&sched, &log, "polite", 0);
+    let _guard = support::hang_guard(Duration::from_secs(60));
     let outcome = sched
         .run_watchdog(Watchdog::per_slice(Duration::from_millis(2)))
         .unwrap();
