@@ -172,12 +172,24 @@ impl Context {
         }
     }
 
-    /// Called by the tasklet body when the behaviour has returned.
+    /// Called by the tasklet body when the behaviour has returned. A behaviour that
+    /// caught its kill's unwind and then returned is no longer its entity's actor (it
+    /// was stopped, and the entity may have a new behaviour by now): its return is
+    /// ignored, so that it cannot stop its successor.
     pub(crate) fn returned(&self) {
-        self.hub
-            .events
-            .borrow_mut()
-            .push(ActorEvent::Returned(self.entity));
+        let me = uthread::current().map(|t| t.id());
+        let current = self
+            .hub
+            .actors
+            .borrow()
+            .get(self.entity)
+            .is_some_and(|slot| Some(slot.tasklet.id()) == me);
+        if current {
+            self.hub
+                .events
+                .borrow_mut()
+                .push(ActorEvent::Returned(self.entity));
+        }
     }
 
     /// This actor's entity.
