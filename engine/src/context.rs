@@ -286,12 +286,19 @@ impl Context {
     }
 
     /// Sleeps `d` of game time (the frame's `dt` advances it). Zero waits for the next
-    /// frame.
+    /// frame, and so does a sleep that game time cannot advance past (its deadline
+    /// saturates at `Duration::MAX`), so that a sleep always yields.
     ///
     /// # Errors
     ///
     /// As [`Context::be_nice`].
     pub fn sleep(&mut self, d: Duration) -> Result<(), WaitError> {
+        let now = uthread::now();
+        if now.saturating_add(d) <= now {
+            // At the end of time the deadline is due at once: without this, a
+            // `loop { ctx.sleep(d) }` would spin in one slice for ever.
+            return uthread::be_nice();
+        }
         uthread::sleep(d)
     }
 
