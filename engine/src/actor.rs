@@ -112,9 +112,17 @@ pub(crate) fn stop(hub: &Hub, world: &mut World, entity: Entity) -> Option<Rc<st
     slot.inboxes.close_all();
     if slot.tasklet.is_alive() {
         let lent = hub.lend(world);
-        // Killing a live tasklet from the main context cannot fail (it is neither main
-        // nor on another scheduler); a dead one is a no-op.
-        let _ = slot.tasklet.kill();
+        // Killing a live tasklet from the main context fails only when its behaviour
+        // keeps catching the kill (it is parked, alive, and leaked until the scheduler
+        // goes); a dead one is a no-op. The actor is gone either way: say so.
+        if let Err(error) = slot.tasklet.kill() {
+            eprintln!(
+                "engine: actor '{}' (entity {entity:?}, tasklet {}) was stopped, but its \
+                 tasklet could not be killed: {error}",
+                slot.name,
+                slot.tasklet.id()
+            );
+        }
         lent.reclaim();
     }
     Some(slot.name)

@@ -172,12 +172,24 @@ impl Context {
         }
     }
 
-    /// Called by the tasklet body when the behaviour has returned.
+    /// Called by the tasklet body when the behaviour has returned. A behaviour that
+    /// caught its kill's unwind and then returned is no longer its entity's actor (it
+    /// was stopped, and the entity may have a new behaviour by now): its return is
+    /// ignored, so that it cannot stop its successor.
     pub(crate) fn returned(&self) {
-        self.hub
-            .events
-            .borrow_mut()
-            .push(ActorEvent::Returned(self.entity));
+        let me = uthread::current().map(|t| t.id());
+        let current = self
+            .hub
+            .actors
+            .borrow()
+            .get(self.entity)
+            .is_some_and(|slot| Some(slot.tasklet.id()) == me);
+        if current {
+            self.hub
+                .events
+                .borrow_mut()
+                .push(ActorEvent::Returned(self.entity));
+        }
     }
 
     /// This actor's entity.
@@ -274,12 +286,19 @@ impl Context {
     }
 
     /// Sleeps `d` of game time (the frame's `dt` advances it). Zero waits for the next
-    /// frame.
+    /// frame, and so does a sleep that game time cannot advance past (its deadline
+    /// saturates at `Duration::MAX`), so that a sleep always yields.
     ///
     /// # Errors
     ///
     /// As [`Context::be_nice`].
     pub fn sleep(&mut self, d: Duration) -> Result<(), WaitError> {
+        let now = uthread::now();
+        if now.saturating_add(d) <= now {
+            // At the end of time the deadline is due at once: without this, a
+            // `loop { ctx.sleep(d) }` would spin in one slice for ever.
+            return uthread::be_nice();
+        }
         uthread::sleep(d)
     }
 
