@@ -34,7 +34,7 @@ use crate::hub::Hub;
 /// ```
 /// use bevy_app::App;
 /// use bevy_ecs::prelude::*;
-/// use bevy_uthread::{Script, UthreadPlugin};
+/// use bevy_uthread::{Budget, Script, UthreadPlugin};
 ///
 /// #[derive(Component)]
 /// struct Pos(f32);
@@ -42,7 +42,7 @@ use crate::hub::Hub;
 /// struct Vel(f32);
 ///
 /// let mut app = App::new();
-/// app.add_plugins(UthreadPlugin::default());
+/// app.add_plugins(UthreadPlugin::default().budget(Budget::Resumes(1_000)));
 /// let e = app.world_mut().spawn((Pos(0.0), Vel(2.0), Script::new(|ctx| loop {
 ///     {
 ///         let mut world = ctx.world();

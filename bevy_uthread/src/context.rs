@@ -37,13 +37,13 @@ use crate::Inbox;
 /// use bevy_app::App;
 /// use bevy_ecs::prelude::*;
 /// use bevy_time::{TimePlugin, TimeUpdateStrategy};
-/// use bevy_uthread::{Script, UthreadPlugin};
+/// use bevy_uthread::{Budget, Script, UthreadPlugin};
 ///
 /// #[derive(Component)]
 /// struct Lamp(bool);
 ///
 /// let mut app = App::new();
-/// app.add_plugins((TimePlugin, UthreadPlugin::default()))
+/// app.add_plugins((TimePlugin, UthreadPlugin::default().budget(Budget::Resumes(1_000))))
 ///     .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_millis(100)));
 /// // Blink: on for 0.25 s, off for 0.25 s, forever.
 /// let lamp = app.world_mut().spawn((Lamp(false), Script::new(|ctx| loop {

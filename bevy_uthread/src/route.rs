@@ -19,7 +19,7 @@ use crate::runtime::ScriptRuntime;
 /// ```
 /// use bevy_app::App;
 /// use bevy_ecs::prelude::*;
-/// use bevy_uthread::{Script, ScriptAppExt, UthreadPlugin};
+/// use bevy_uthread::{Budget, Script, ScriptAppExt, UthreadPlugin};
 ///
 /// #[derive(Message, Clone)]
 /// struct Alarm { x: i32 }
@@ -29,7 +29,7 @@ use crate::runtime::ScriptRuntime;
 /// struct Heard(Vec<&'static str>);
 ///
 /// let mut app = App::new();
-/// app.add_plugins(UthreadPlugin::default())
+/// app.add_plugins(UthreadPlugin::default().budget(Budget::Resumes(1_000)))
 ///     .add_script_message::<Alarm>()
 ///     .add_script_event::<Poke>();
 /// let guard = app.world_mut().spawn((Heard::default(), Script::new(|ctx| {

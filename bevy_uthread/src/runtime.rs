@@ -29,7 +29,7 @@ pub(crate) type Router = Box<dyn FnMut(&World, &Hub)>;
 /// ```
 /// use bevy_app::{App, Update};
 /// use bevy_ecs::prelude::*;
-/// use bevy_uthread::{Script, ScriptRuntime, UthreadPlugin};
+/// use bevy_uthread::{Budget, Script, ScriptRuntime, UthreadPlugin};
 ///
 /// #[derive(Component)]
 /// struct Hull(u32);
@@ -42,7 +42,7 @@ pub(crate) type Router = Box<dyn FnMut(&World, &Hub)>;
 /// }
 ///
 /// let mut app = App::new();
-/// app.add_plugins(UthreadPlugin::default()).add_systems(Update, minefield);
+/// app.add_plugins(UthreadPlugin::default().budget(Budget::Resumes(1_000))).add_systems(Update, minefield);
 /// let ship = app.world_mut().spawn((Hull(100), Script::new(|ctx| {
 ///     while let Ok(Damaged(n)) = ctx.recv::<Damaged>() {
 ///         ctx.update(|h: &mut Hull| h.0 -= n);

@@ -35,13 +35,13 @@ type Behaviour = Box<dyn FnOnce(&mut ScriptContext) + Send>;
 /// ```
 /// use bevy_app::App;
 /// use bevy_ecs::prelude::*;
-/// use bevy_uthread::{Script, UthreadPlugin};
+/// use bevy_uthread::{Budget, Script, UthreadPlugin};
 ///
 /// #[derive(Component)]
 /// struct Fuel(u32);
 ///
 /// let mut app = App::new();
-/// app.add_plugins(UthreadPlugin::default());
+/// app.add_plugins(UthreadPlugin::default().budget(Budget::Resumes(1_000)));
 /// let probe = app.world_mut().spawn((
 ///     Fuel(3),
 ///     // Burn one unit per frame until empty, then vanish.
